@@ -1,0 +1,1 @@
+"""Foundation: settings, database, errors, CRS policy. Imports no sibling package."""

@@ -1,0 +1,95 @@
+"""Database engine and sessions. With no ``GISPLAT_DATABASE_URL`` the embedded cluster is used
+(and started on demand); with it set, that server is used and none is started."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from .embedded import EmbeddedCluster
+from .settings import Settings
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every ORM model."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def embedded_cluster(settings: Settings) -> EmbeddedCluster:
+    """The embedded cluster object for these settings (not started)."""
+    return EmbeddedCluster(settings.home_abs, settings.pg_bin_dir)
+
+
+def database_url(settings: Settings, *, start: bool = True) -> str:
+    """The SQLAlchemy URL: the configured server, or the embedded cluster (started if asked)."""
+    if settings.database_url:
+        url = settings.database_url
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+    cluster = embedded_cluster(settings)
+    info = cluster.start() if start else cluster.info()
+    if info is None:
+        cluster.init()
+        info = cluster.start()
+    return info.url
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def get_engine(settings: Settings) -> Engine:
+    """A pooled engine for the settings' store (starting the embedded cluster when needed)."""
+    return _engine_for(database_url(settings))
+
+
+def migrate(settings: Settings, engine: Engine | None = None) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = engine or get_engine(settings)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
+    cfg.set_main_option("srid", str(settings.store_srid))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_store(settings: Settings) -> Engine:
+    """Engine for a store that is running and migrated: what every command needs."""
+    engine = get_engine(settings)
+    migrate(settings, engine)
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction per operation: commit on success, roll back on any error."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,58 @@
+"""Platform settings, read once from ``GISPLAT_*`` environment variables (or ``.env``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Limits(BaseSettings):
+    """Limits that keep a hostile or accidental upload from exhausting the server."""
+
+    model_config = SettingsConfigDict(env_prefix="GISPLAT_LIMIT_", extra="ignore")
+
+    max_upload_bytes: int = 512 * 1024 * 1024
+    max_uncompressed_bytes: int = 2 * 1024 * 1024 * 1024
+    max_compression_ratio: float = 200.0
+    max_archive_members: int = 2000
+    max_features: int = 2_000_000
+    max_vertices_per_feature: int = 250_000
+    max_total_vertices: int = 80_000_000
+
+
+class Settings(BaseSettings):
+    """Deployment settings. Every field can be set as ``GISPLAT_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="GISPLAT_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path(".gisplat"), description="embedded cluster, rasters, uploads")
+    database_url: str | None = Field(
+        default=None, description="use this PostgreSQL/PostGIS server instead of the embedded one"
+    )
+    store_srid: int = 4523
+    # Deployment extent in CGCS2000 geographic degrees (lon_min, lat_min, lon_max, lat_max).
+    # Dingxi 定西市 spans about 103.9–105.2°E, 34.3–36.0°N; a few km of margin.
+    extent_lonlat: tuple[float, float, float, float] = (103.3, 34.0, 105.6, 36.3)
+    city_name: str = "定西市"
+    lang: str = "zh"
+    pg_bin_dir: Path | None = None
+    limits: Limits = Field(default_factory=Limits)
+
+    @property
+    def home_abs(self) -> Path:
+        """Absolute path of ``GISPLAT_HOME``."""
+        return self.home.expanduser().resolve()
+
+    @property
+    def raster_dir(self) -> Path:
+        """Where Cloud-Optimized GeoTIFFs are kept."""
+        return self.home_abs / "rasters"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own ``Settings``)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Geodata in and out: readers, CRS checks, validation, bulk load into PostGIS, export."""

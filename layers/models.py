@@ -1,0 +1,30 @@
+"""ORM model of the one feature table shared by every vector layer version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gis_platform.core.db import Base
+
+# class_status values: how class_code was obtained from the source value.
+CLASS_STATUSES = ("standard", "mapped", "unmapped", "none")
+
+
+class Feature(Base):
+    """One feature of one layer version. Rows are never updated (a trigger forbids it)."""
+
+    __tablename__ = "features"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("layer_versions.id"), index=True)
+    feature_no: Mapped[int] = mapped_column(Integer)
+    class_code: Mapped[str | None] = mapped_column(String(20))
+    class_raw: Mapped[str | None] = mapped_column(Text)
+    class_status: Mapped[str] = mapped_column(String(10))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    geom = mapped_column(Geometry("GEOMETRY", srid=-1, spatial_index=False))

@@ -1,0 +1,1 @@
+"""The plan catalogue: plans, their layers and versions, classification code tables."""
