@@ -1,0 +1,388 @@
+"""The ``gisplat`` command. Each command composes domain functions; no SQL, no geometry math."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gis_platform.core.db import embedded_cluster, session_scope
+from plans.bootstrap import prepare_store as open_store
+from gis_platform.core.errors import PlatformError
+from gis_platform.core.settings import Settings, get_settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Ctx:
+    """Per-invocation state: settings, output mode, language."""
+
+    def __init__(self, as_json: bool, lang: str | None) -> None:
+        self.settings: Settings = get_settings()
+        self.as_json = as_json
+        self.lang = lang or self.settings.lang
+
+    def t(self, zh: str, en: str) -> str:
+        """Pick the text for the current language."""
+        return zh if self.lang == "zh" else en
+
+    def out(self, payload: Any, text: str | Callable[[], str]) -> None:
+        """Print JSON or human text."""
+        if self.as_json:
+            click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+        else:
+            click.echo(text() if callable(text) else text)
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--json`` to a command."""
+    return click.option("--json", "as_json", is_flag=True, help="机器可读的 JSON 输出 / JSON output")(f)
+
+
+def command(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn PlatformError into a clean message and a non-zero exit; never a traceback."""
+
+    @json_option
+    @click.pass_obj
+    @wraps(f)
+    def wrapper(obj: dict[str, Any], as_json: bool, *args: Any, **kwargs: Any) -> None:
+        ctx = Ctx(as_json, obj.get("lang"))
+        try:
+            f(ctx, *args, **kwargs)
+        except PlatformError as exc:
+            if ctx.as_json:
+                click.echo(json.dumps(exc.as_dict(), ensure_ascii=False, indent=2))
+            else:
+                click.echo(ctx.t("错误：", "Error: ") + exc.message(ctx.lang), err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group()
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+              help="界面语言 / output language (default: GISPLAT_LANG or zh)")
+@click.version_option(package_name="gis-platform")
+@click.pass_context
+def main(ctx: click.Context, lang: str | None) -> None:
+    """多规合一 一张图 平台 / multi-plan integration GIS platform."""
+    ctx.obj = {"lang": lang}
+
+
+# --------------------------------------------------------------------------- db
+@main.group()
+def db() -> None:
+    """数据库（内置 PostGIS）/ the store (embedded PostGIS)."""
+
+
+@db.command("start")
+@command
+def db_start(ctx: Ctx) -> None:
+    """初始化并启动内置数据库，升级表结构 / start the embedded cluster and migrate."""
+    if ctx.settings.database_url:
+        open_store(ctx.settings)
+        ctx.out({"embedded": False}, ctx.t("使用外部数据库（GISPLAT_DATABASE_URL），不启动内置集群",
+                                          "using GISPLAT_DATABASE_URL; no embedded cluster started"))
+        return
+    open_store(ctx.settings)
+    info = embedded_cluster(ctx.settings).info()
+    assert info is not None
+    ctx.out({"embedded": True, "running": True, **info.public()},
+            ctx.t(f"内置数据库已运行：{info.public()['url']}（套接字 {info.socket_dir}）",
+                  f"embedded database running: {info.public()['url']} (socket {info.socket_dir})"))
+
+
+@db.command("stop")
+@command
+def db_stop(ctx: Ctx) -> None:
+    """停止内置数据库 / stop the embedded cluster."""
+    stopped = embedded_cluster(ctx.settings).stop()
+    ctx.out({"stopped": stopped}, ctx.t("已停止" if stopped else "内置数据库未在运行",
+                                        "stopped" if stopped else "the embedded cluster was not running"))
+
+
+@db.command("status")
+@command
+def db_status(ctx: Ctx) -> None:
+    """数据库位置与状态 / where the store is and whether it runs."""
+    if ctx.settings.database_url:
+        ctx.out({"embedded": False}, ctx.t("使用外部数据库（GISPLAT_DATABASE_URL）", "using GISPLAT_DATABASE_URL"))
+        return
+    cluster = embedded_cluster(ctx.settings)
+    info = cluster.info()
+    running = cluster.is_running() if info else False
+    payload = {"embedded": True, "initialised": info is not None, "running": running,
+               **(info.public() if info else {"home": str(ctx.settings.home_abs)})}
+    lines = [ctx.t("内置数据库", "embedded database") + ": " +
+             (ctx.t("运行中", "running") if running else ctx.t("未运行", "not running"))]
+    lines += [f"  {k}: {v}" for k, v in payload.items() if k not in ("embedded", "running")]
+    ctx.out(payload, "\n".join(lines))
+
+
+@db.command("migrate")
+@command
+def db_migrate(ctx: Ctx) -> None:
+    """升级表结构并载入分类代码表 / migrate the schema and seed code tables."""
+    open_store(ctx.settings)
+    ctx.out({"migrated": True}, ctx.t("表结构已是最新", "schema is up to date"))
+
+
+# --------------------------------------------------------------------------- plans
+@main.group()
+def plans() -> None:
+    """规划目录 / the plan catalogue."""
+
+
+@plans.command("list")
+@command
+def plans_list(ctx: Ctx) -> None:
+    """列出规划 / list plans."""
+    from plans.schemas import PlanPublic
+    from plans.service import list_plans
+
+    with session_scope(open_store(ctx.settings)) as s:
+        rows = [PlanPublic.of(p).model_dump(mode="json") for p in list_plans(s)]
+    ctx.out(rows, lambda: "\n".join(
+        f"{r['code']:<24} {r['kind_zh']:<12} {r['status_zh']:<6} {r['name']}" for r in rows)
+        or ctx.t("（无规划）", "(no plans)"))
+
+
+@plans.command("add")
+@click.option("--code", required=True, help="规划代码（唯一）/ unique plan code")
+@click.option("--name", required=True, help="规划名称 / plan name")
+@click.option("--kind", required=True, help="规划类型 / kind, e.g. territorial, land_use_master")
+@click.option("--authority", help="编制/管理部门 / authority")
+@click.option("--status", default="active", show_default=True, help="draft / active / superseded")
+@click.option("--approved-on", type=click.DateTime(["%Y-%m-%d"]), help="批复日期 YYYY-MM-DD")
+@click.option("--effective-from", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--effective-to", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--description")
+@command
+def plans_add(ctx: Ctx, code: str, name: str, kind: str, authority: str | None, status: str,
+              approved_on: dt.datetime | None, effective_from: dt.datetime | None,
+              effective_to: dt.datetime | None, description: str | None) -> None:
+    """登记规划 / add a plan."""
+    from plans.schemas import PlanPublic
+    from plans.service import create_plan
+
+    with session_scope(open_store(ctx.settings)) as s:
+        plan = create_plan(
+            s, code=code, name=name, kind=kind, authority=authority, status=status,
+            approved_on=approved_on.date() if approved_on else None,
+            effective_from=effective_from.date() if effective_from else None,
+            effective_to=effective_to.date() if effective_to else None, description=description,
+        )
+        row = PlanPublic.of(plan).model_dump(mode="json")
+    ctx.out(row, ctx.t(f"已登记规划 {code}", f"plan {code} added"))
+
+
+@plans.command("show")
+@click.argument("code")
+@command
+def plans_show(ctx: Ctx, code: str) -> None:
+    """规划详情及图层 / show a plan and its layers."""
+    from plans.schemas import PlanPublic
+    from plans.service import get_plan, list_layers
+
+    with session_scope(open_store(ctx.settings)) as s:
+        plan = PlanPublic.of(get_plan(s, code)).model_dump(mode="json")
+        layers = [{"name": lyr.name, "title": lyr.title, "data_kind": lyr.data_kind, "theme": lyr.theme}
+                  for lyr, _ in list_layers(s, code)]
+    ctx.out({**plan, "layers": layers}, lambda: "\n".join(
+        [f"{k}: {v}" for k, v in plan.items() if v is not None]
+        + [ctx.t("图层：", "layers:")] + [f"  {x['name']} ({x['title']}, {x['data_kind']})" for x in layers]))
+
+
+# --------------------------------------------------------------------------- ingest
+@main.command("ingest")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--plan", required=True, help="规划代码 / plan code")
+@click.option("--layer", required=True, help="图层名 / layer name")
+@click.option("--kind", "plan_kind", help="规划不存在时按此类型创建 / create the plan with this kind")
+@click.option("--class-field", help="分类代码字段 / attribute holding the class code")
+@click.option("--scheme", help="分类体系 gb2023|gbt21010|sandiao|gb50137|tdyt|gzq")
+@click.option("--theme", help="主题，如 ecological_red_line / theme")
+@click.option("--title", help="图层显示名 / layer title")
+@click.option("--crs", help="文件未声明坐标系时指定，如 EPSG:4523 / CRS when the file has none")
+@click.option("--encoding", help="属性编码，如 GBK / attribute encoding")
+@click.option("--source-layer", help="多图层文件中的图层 / layer inside a multi-layer file")
+@click.option("--geometry", type=click.Choice(["polygon", "line", "point"]), default="polygon", show_default=True)
+@click.option("--repair", is_flag=True, help="显式修复无效几何并报告面积变化 / repair invalid geometry explicitly")
+@command
+def ingest_cmd(ctx: Ctx, path: Path, **opts: Any) -> None:
+    """载入文件为图层的新版本 / load a file as a new layer version."""
+    from plans.ingest import IngestRequest, ingest
+    from plans.schemas import VersionPublic
+
+    with session_scope(open_store(ctx.settings)) as s:
+        v = ingest(s, ctx.settings, IngestRequest(path=path, **opts))
+        row = VersionPublic.of(v).model_dump(mode="json")
+    row["layer"] = f"{opts['plan']}/{opts['layer']}"
+
+    def text() -> str:
+        lines = [ctx.t(f"已载入 {row['layer']} 第 {row['version']} 版：{row['feature_count']} 个要素",
+                       f"loaded {row['layer']} version {row['version']}: {row['feature_count']} features")]
+        if row["total_area_m2"]:
+            lines.append(ctx.t(f"  总面积 {row['total_area_m2']:.2f} m²", f"  total area {row['total_area_m2']:.2f} m²"))
+        lines.append(f"  CRS {row['source_crs']}  sha256 {row['source_sha256'][:16]}…")
+        rep = row["report"]
+        for r in rep.get("repairs", []):
+            lines.append(ctx.t(f"  修复 {r['feature']}：{r['problem_zh']}，面积 {r['area_before']} → {r['area_after']}",
+                               f"  repaired {r['feature']}: {r['problem_en']}, area {r['area_before']} → {r['area_after']}"))
+        for n in rep.get("notes", []):
+            lines.append("  " + ctx.t("提示", "note") + f": {n['feature'] + ': ' if n['feature'] else ''}{n['zh'] if ctx.lang == 'zh' else n['en']}")
+        unmapped = rep.get("classes", {}).get("unmapped", {})
+        if unmapped:
+            lines.append(ctx.t("  未映射代码：", "  unmapped codes: ") + ", ".join(f"{k}×{v}" for k, v in unmapped.items()))
+        return "\n".join(lines)
+
+    ctx.out(row, text)
+
+
+# --------------------------------------------------------------------------- layers
+@main.group()
+def layers() -> None:
+    """图层 / layers."""
+
+
+@layers.command("list")
+@click.option("--plan", help="只列出该规划的图层 / only this plan's layers")
+@command
+def layers_list(ctx: Ctx, plan: str | None) -> None:
+    """列出图层及其最新版本 / list layers with their newest version."""
+    from plans.schemas import LayerPublic
+    from plans.service import layer_versions, list_layers
+
+    with session_scope(open_store(ctx.settings)) as s:
+        rows = [LayerPublic.of(lyr, p, layer_versions(s, lyr)).model_dump(mode="json")
+                for lyr, p in list_layers(s, plan)]
+    for r in rows:
+        r["versions_count"] = len(r["versions"])
+        r["current"] = r["versions"][-1] if r["versions"] else None
+        if not ctx.as_json:
+            continue
+
+    def text() -> str:
+        out = []
+        for r in rows:
+            cur = r["current"]
+            out.append(f"{r['ref']:<40} {r['data_kind']:<6} v{cur['version'] if cur else '-'} "
+                       f"{(str(cur['feature_count']) + ctx.t(' 要素', ' features')) if cur else ''}  {r['title'] or ''}")
+        return "\n".join(out) or ctx.t("（无图层）", "(no layers)")
+
+    ctx.out(rows, text)
+
+
+@layers.command("show")
+@click.argument("layer")
+@command
+def layers_show(ctx: Ctx, layer: str) -> None:
+    """图层详情与所有版本 / a layer and all its versions."""
+    from plans.schemas import LayerPublic
+    from plans.service import layer_versions, resolve_layer
+
+    with session_scope(open_store(ctx.settings)) as s:
+        lyr = resolve_layer(s, layer)
+        row = LayerPublic.of(lyr, lyr.plan, layer_versions(s, lyr)).model_dump(mode="json")
+
+    def text() -> str:
+        out = [f"{row['ref']}  {row['title'] or ''}  ({row['data_kind']}, theme={row['theme']}, "
+               f"scheme={row['class_scheme']}, class_field={row['class_field']})"]
+        for v in row["versions"]:
+            out.append(f"  v{v['version']}  {v['loaded_at'][:19]}  {v['source_name']}  {v['source_crs']}  "
+                       f"{v['feature_count']} {ctx.t('要素', 'features')}  sha256 {v['source_sha256'][:12]}…  "
+                       f"{v['loaded_by']}")
+        return "\n".join(out)
+
+    ctx.out(row, text)
+
+
+# --------------------------------------------------------------------------- export
+@main.command("export")
+@click.argument("layer")
+@click.option("--format", "fmt", type=click.Choice(["gpkg", "shp", "geojson"]), required=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--version", "version", type=int, help="版本号（默认最新）/ version (default newest)")
+@command
+def export_cmd(ctx: Ctx, layer: str, fmt: str, out: Path, version: int | None) -> None:
+    """导出图层版本 / export a layer version."""
+    from layers.export import export_frame, version_frame
+    from plans.service import get_version, resolve_layer
+
+    with session_scope(open_store(ctx.settings)) as s:
+        lyr = resolve_layer(s, layer)
+        v = get_version(s, lyr, version)
+        frame = version_frame(s, v.id, ctx.settings.store_srid)
+        name = lyr.name
+        number = v.version
+    path = export_frame(frame, fmt, out, name)
+    ctx.out({"layer": layer, "version": number, "features": len(frame), "out": str(path)},
+            ctx.t(f"已导出 {layer} 第 {number} 版（{len(frame)} 个要素）到 {path}",
+                  f"exported {layer} version {number} ({len(frame)} features) to {path}"))
+
+
+# --------------------------------------------------------------------------- demo
+@main.group()
+def demo() -> None:
+    """演示数据 / demo data."""
+
+
+@demo.command("load")
+@click.option("--dir", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="生成目录（默认 GISPLAT_HOME/demo）/ where to generate")
+@command
+def demo_load(ctx: Ctx, out_dir: Path | None) -> None:
+    """生成定西演示数据并载入 / generate the Dingxi demo set and load it."""
+    from plans.manifest import load_manifest
+
+    out_dir = out_dir or ctx.settings.home_abs / "demo"
+    script = REPO_ROOT / "data" / "make_demo.py"
+    manifest = REPO_ROOT / "data" / "demo_manifest.yaml"
+    if not (out_dir / ".complete").exists():
+        res = subprocess.run([sys.executable, str(script), "--out", str(out_dir)], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise PlatformError(f"生成演示数据失败：{res.stderr[-800:]}", f"demo generation failed: {res.stderr[-800:]}")
+        (out_dir / ".complete").write_text("ok\n")
+    engine = open_store(ctx.settings)
+
+    def progress(o: Any) -> None:
+        if not ctx.as_json:
+            mark = {"loaded": "✓", "skipped": "=", "failed": "✗"}[o.status]
+            click.echo(f" {mark} {o.ref} {('v' + str(o.version)) if o.version else ''} "
+                       f"{o.features if o.features is not None else ''} {o.message or ''}".rstrip())
+
+    outcomes = load_manifest(engine, ctx.settings, manifest, out_dir, progress)
+    failed = [o for o in outcomes if o.status == "failed"]
+    ctx.out([o.__dict__ for o in outcomes],
+            ctx.t(f"演示数据：{len(outcomes) - len(failed)} 个图层就绪，{len(failed)} 个失败",
+                  f"demo data: {len(outcomes) - len(failed)} layers ready, {len(failed)} failed"))
+    if failed:
+        sys.exit(1)
+
+
+# --------------------------------------------------------------------------- serve
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@command
+def serve(ctx: Ctx, host: str, port: int) -> None:
+    """启动网页与 API 服务 / run the web app and API."""
+    import uvicorn
+
+    from gis_platform.web.app import create_app
+
+    open_store(ctx.settings)
+    click.echo(ctx.t(f"平台已启动：http://{host}:{port}/ （API 文档 /docs）",
+                     f"platform running at http://{host}:{port}/ (API docs at /docs)"))
+    uvicorn.run(create_app(ctx.settings), host=host, port=port, log_level="warning")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

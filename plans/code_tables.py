@@ -1,0 +1,179 @@
+"""Classification code tables: seeding from the CSV files in ``code_tables/`` and classifying
+source values into a scheme's codes, with an explicit "unmapped" bucket."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from gis_platform.core.errors import InputError
+
+from . import queries
+
+TABLE_DIR = Path(__file__).resolve().parent / "code_tables"
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def seed_digest() -> str:
+    """sha256 over every seed CSV, so seeding runs only when the files change."""
+    h = hashlib.sha256()
+    for p in sorted(TABLE_DIR.glob("*.csv")):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def seed_code_tables(session: Session) -> bool:
+    """Upsert schemes and codes, insert new mappings; return False when already current."""
+    digest = seed_digest()
+    current = session.execute(queries.STORE_META_GET, {"key": "code_tables_sha256"}).scalar()
+    if current == digest:
+        return False
+    schemes = _rows(TABLE_DIR / "schemes.csv")
+    for s in schemes:
+        session.execute(queries.UPSERT_SCHEME, {**s, "description": s.get("description") or None})
+    for s in schemes:
+        path = TABLE_DIR / f"{s['code']}.csv"
+        rows = [
+            {
+                "scheme": s["code"],
+                "code": r["code"].strip(),
+                "name_zh": r["name_zh"],
+                "name_en": r.get("name_en") or None,
+                "level": int(r["level"]),
+                "parent": r.get("parent") or None,
+                "is_construction": {"true": True, "false": False}.get(
+                    (r.get("is_construction") or "").strip().lower()
+                ),
+            }
+            for r in _rows(path)
+        ]
+        if rows:
+            session.execute(queries.UPSERT_CODE, rows)
+    maps = TABLE_DIR / "local_mappings.csv"
+    if maps.exists():
+        rows = [
+            {
+                "scheme": r["scheme"],
+                "local_code": r["local_code"],
+                "standard_code": r.get("standard_code") or None,
+                "note": r.get("note") or None,
+            }
+            for r in _rows(maps)
+        ]
+        if rows:
+            session.execute(queries.INSERT_MAPPING, rows)
+    session.execute(queries.STORE_META_SET, {"key": "code_tables_sha256", "value": digest})
+    return True
+
+
+def normalize_code(value: object) -> str | None:
+    """Canonical text of a class value: NFKC (full-width → half-width), trimmed, upper-case."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return None
+        if value.is_integer():
+            value = int(value)
+    text = unicodedata.normalize("NFKC", str(value)).strip().upper()
+    return text or None
+
+
+@dataclass
+class Classified:
+    """Per-feature class results plus a summary for the load report."""
+
+    code: list[str | None]
+    raw: list[str | None]
+    status: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
+    unmapped: dict[str, int] = field(default_factory=dict)
+    normalised: dict[str, str] = field(default_factory=dict)
+
+    def report(self) -> dict[str, object]:
+        """JSON summary: counts per status, unmapped values with counts, normalisations."""
+        return {"counts": self.counts, "unmapped": self.unmapped, "normalised": self.normalised}
+
+
+class Classifier:
+    """Maps source values to a scheme's codes: standard, mapped (local table or normalisation),
+    or unmapped. Never drops a feature."""
+
+    def __init__(self, session: Session, scheme: str) -> None:
+        self.scheme = scheme
+        self.codes = set(session.execute(queries.scheme_codes(scheme)).scalars())
+        if not self.codes:
+            raise InputError(
+                f"未知的分类体系“{scheme}”", f"unknown classification scheme '{scheme}'"
+            )
+        self.mappings: dict[str, str | None] = {}
+        for local, standard in session.execute(queries.scheme_mappings(scheme)):
+            self.mappings[local] = standard
+            norm = normalize_code(local)
+            if norm is not None:
+                self.mappings.setdefault(norm, standard)
+        self._padded = {c.zfill(w): c for c in self.codes for w in (2, 4, 6) if c.isdigit()}
+
+    def one(self, value: object) -> tuple[str | None, str | None, str, str | None]:
+        """(code, raw, status, how) for one source value."""
+        if value is None or (isinstance(value, float) and value != value):
+            return None, None, "unmapped", None
+        raw = str(value)
+        if isinstance(value, float) and value.is_integer():
+            raw = str(int(value))
+        if raw in self.codes:
+            return raw, raw, "standard", None
+        norm = normalize_code(value)
+        if norm is None:
+            return None, raw, "unmapped", None
+        if norm in self.codes:
+            return norm, raw, "mapped", "normalised"
+        for key in (raw, norm):
+            if key in self.mappings:
+                target = self.mappings[key]
+                return (target, raw, "mapped", "table") if target else (None, raw, "unmapped", None)
+        if norm.isdigit():
+            for width in (2, 4, 6):
+                padded = norm.zfill(width)
+                if padded in self.codes and padded != norm:
+                    return padded, raw, "mapped", "zero-padded"
+        return None, raw, "unmapped", None
+
+    def classify(self, values: list[object]) -> Classified:
+        """Classify every value; the summary lists each unmapped value and how many features."""
+        cache: dict[object, tuple[str | None, str | None, str, str | None]] = {}
+        codes, raws, statuses = [], [], []
+        unmapped: Counter[str] = Counter()
+        normalised: dict[str, str] = {}
+        for v in values:
+            key = (type(v).__name__, v if v == v else "nan") if v is not None else None
+            res = cache.get(key)
+            if res is None:
+                res = self.one(v)
+                cache[key] = res
+            code, raw, status, how = res
+            codes.append(code)
+            raws.append(raw)
+            statuses.append(status)
+            if status == "unmapped":
+                unmapped[raw if raw is not None else "(空值/empty)"] += 1
+            elif how and raw is not None and code is not None:
+                normalised[raw] = code
+        counts = dict(Counter(statuses))
+        return Classified(codes, raws, statuses, counts, dict(unmapped), normalised)
+
+
+def unclassified(n: int) -> Classified:
+    """Results for a layer without a class field."""
+    return Classified([None] * n, [None] * n, ["none"] * n, {"none": n})

@@ -1,0 +1,271 @@
+"""Ingest: a file becomes a new version of a layer, or is refused with nothing stored.
+
+Steps: check the upload, hash it, read it, settle its CRS (declared or given, never guessed),
+enforce limits, validate (repair only on request), reproject into the store CRS, check the
+deployment extent, classify, then COPY in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import CRS
+from sqlalchemy.orm import Session
+
+from gis_platform.core import audit
+from gis_platform.core.crs import (
+    crs_label,
+    deployment_extent,
+    diagnose,
+    parse_crs,
+    reproject,
+    sample_points,
+    store_crs,
+)
+from gis_platform.core.errors import CRSError, ExtentError, InputError, Problem
+from gis_platform.core.settings import Settings
+from layers import raster as raster_io
+from layers.load import copy_features, properties_json
+from layers.readers import check_upload, is_raster, read_source, source_sha256
+from layers.sources import ReadResult
+from layers.validate import check_vertex_limits, validate_geometries
+
+from . import queries
+from .code_tables import Classifier, unclassified
+from .models import Layer, LayerVersion
+from .service import get_or_create_layer
+
+
+@dataclass
+class IngestRequest:
+    """What the user asked: which file into which layer of which plan, and how to read it."""
+
+    path: Path
+    plan: str
+    layer: str
+    class_field: str | None = None
+    scheme: str | None = None
+    theme: str | None = None
+    title: str | None = None
+    crs: str | None = None
+    encoding: str | None = None
+    source_layer: str | None = None
+    repair: bool = False
+    geometry: str = "polygon"
+    plan_kind: str | None = None
+    display_name: str | None = None
+    actor: str | None = None
+
+
+def _crs_error(result: ReadResult, display: str, settings: Settings) -> CRSError:
+    sample = sample_points(np.asarray(result.frame.geometry.values))
+    hints = diagnose(sample, None, settings)
+    problems = [
+        Problem(
+            f"建议：{h.cause_zh}，可加 --crs EPSG:{h.epsg}" + ("（并交换坐标轴）" if h.swapped else ""),
+            f"suggestion: {h.cause_en}; add --crs EPSG:{h.epsg}" + (" (after swapping axes)" if h.swapped else ""),
+        )
+        for h in hints[:3]
+    ]
+    what = "（Shapefile 缺少 .prj 文件）" if result.source_format == "shapefile" else ""
+    what_en = " (the Shapefile has no .prj file)" if result.source_format == "shapefile" else ""
+    return CRSError(
+        f"文件未声明坐标系{what}，平台不会猜测；请用 --crs 指定",
+        f"the file declares no CRS{what_en} and the platform does not guess; give one with --crs",
+        file=display,
+        problems=problems,
+    )
+
+
+def settle_crs(result: ReadResult, given: str | None, display: str, settings: Settings) -> tuple[CRS, list[Problem]]:
+    """The source CRS: declared by the file, or given by the user; never guessed."""
+    notes: list[Problem] = []
+    if given:
+        crs = parse_crs(given, file=display)
+        if result.crs is not None and result.crs != crs:
+            notes.append(Problem(
+                f"文件声明的坐标系 {crs_label(result.crs)} 已按用户指定改为 {crs_label(crs)}",
+                f"the declared CRS {crs_label(result.crs)} was overridden by --crs {crs_label(crs)}"))
+        return crs, notes
+    if result.crs is None:
+        raise _crs_error(result, display, settings)
+    return result.crs, notes
+
+
+def check_extent(
+    raw: np.ndarray, geoms: np.ndarray, labels: list[str], src: CRS, display: str, settings: Settings
+) -> None:
+    """Refuse when any feature lands outside the deployment extent; name the likely cause."""
+    extent = deployment_extent(settings)
+    inside = shapely.within(geoms, extent.store)
+    bad = np.flatnonzero(~inside)
+    if bad.size == 0:
+        return
+    hints = diagnose(sample_points(raw[bad]), src, settings)
+    if hints:
+        h = hints[0]
+        cause_zh, cause_en = h.cause_zh, h.cause_en
+    else:
+        cause_zh = "在所试的任何坐标系下都不在辖区内，请检查数据来源"
+        cause_en = "it does not fit the deployment in any CRS tried; check where the data comes from"
+    lon0, lat0, lon1, lat1 = extent.lonlat
+    problems = [Problem("位于辖区范围之外", "outside the deployment extent", labels[i]) for i in bad[:20]]
+    raise ExtentError(
+        f"{bad.size} 个要素按 {crs_label(src)} 投影后落在{settings.city_name}范围"
+        f"（{lon0}–{lon1}°E, {lat0}–{lat1}°N）之外。可能原因：{cause_zh}",
+        f"{bad.size} feature(s) fall outside the deployment extent ({lon0}–{lon1}°E, "
+        f"{lat0}–{lat1}°N) when read as {crs_label(src)}. Likely cause: {cause_en}",
+        file=display,
+        problems=problems,
+    )
+
+
+def _class_values(result: ReadResult, class_field: str | None, display: str) -> list[Any] | None:
+    if class_field is None:
+        return None
+    if class_field not in result.frame.columns:
+        fields = [c for c in result.frame.columns if c != "geometry"]
+        raise InputError(
+            f"没有分类字段“{class_field}”；文件字段：{', '.join(map(str, fields))}",
+            f"no class field '{class_field}'; the file's fields: {', '.join(map(str, fields))}",
+            file=display,
+        )
+    return [None if v is None or (isinstance(v, float) and v != v) else v
+            for v in result.frame[class_field].tolist()]
+
+
+def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVersion:
+    """Load one file as a new version of ``req.plan``/``req.layer`` in the session's transaction."""
+    display = req.display_name or req.path.name
+    limits = settings.limits
+    check_upload(req.path, limits, display)
+    if is_raster(req.path):
+        return _ingest_raster(session, settings, req, display)
+    sha = source_sha256(req.path)
+    with tempfile.TemporaryDirectory(prefix="gisplat-ingest-") as tmp:
+        result = read_source(
+            req.path, limits, Path(tmp), source_layer=req.source_layer,
+            encoding=req.encoding, display_name=display,
+        )
+    labels = [result.feature_label(i) for i in range(len(result.frame))]
+    raw = np.asarray(result.frame.geometry.values)
+    check_vertex_limits(raw, labels, limits, display)
+    src, crs_notes = settle_crs(result, req.crs, display, settings)
+    validated = validate_geometries(
+        raw, labels, family=req.geometry, file=display, repair=req.repair,
+        repairable=result.repairable,
+    )
+    dst = store_crs(settings)
+    geoms = reproject(validated.geoms, src, dst)
+    check_extent(validated.geoms, geoms, labels, src, display, settings)
+
+    layer = get_or_create_layer(
+        session, plan_code=req.plan, layer_name=req.layer, data_kind="vector",
+        class_field=req.class_field, scheme=req.scheme, theme=req.theme, title=req.title,
+        plan_kind=req.plan_kind, actor=req.actor,
+    )
+    class_field = req.class_field or layer.class_field
+    scheme = req.scheme or layer.class_scheme
+    values = _class_values(result, class_field, display)
+    if values is not None and scheme:
+        classified = Classifier(session, scheme).classify(values)
+    elif values is not None:
+        classified = unclassified(len(values))
+        classified.raw = [None if v is None else str(v) for v in values]
+    else:
+        classified = unclassified(len(geoms))
+
+    session.execute(queries.lock_layer(layer.id))
+    number = session.execute(queries.next_version(layer.id)).scalar_one()
+    areas = shapely.area(geoms) if req.geometry == "polygon" else None
+    b = shapely.total_bounds(geoms)
+    extent_wkt = shapely.to_wkt(shapely.box(*b)) if np.all(np.isfinite(b)) else None
+    report = {
+        "notes": [p.as_dict() for p in result.notes + crs_notes],
+        "repairs": [r.as_dict() for r in validated.repairs],
+        "classes": classified.report(),
+        "encoding_reason": result.meta.get("encoding_reason"),
+        "reader": {k: v for k, v in result.meta.items() if k != "encoding_reason"},
+    }
+    version = LayerVersion(
+        layer_id=layer.id,
+        version=number,
+        source_name=display,
+        source_sha256=sha,
+        source_format=result.source_format,
+        source_layer=result.source_layer,
+        source_crs=crs_label(src),
+        encoding=result.encoding,
+        feature_count=len(geoms),
+        total_area_m2=float(areas.sum()) if areas is not None else None,
+        extent=f"SRID={settings.store_srid};{extent_wkt}" if extent_wkt else None,
+        loaded_by=req.actor or audit.current_actor(),
+        options={
+            "class_field": class_field, "scheme": scheme, "crs_given": req.crs,
+            "encoding_given": req.encoding, "repair": req.repair, "geometry": req.geometry,
+        },
+        report=_json_clean(report),
+    )
+    session.add(version)
+    session.flush()
+    attrs = result.frame.drop(columns=[result.frame.geometry.name])
+    copy_features(
+        session, version_id=version.id, srid=settings.store_srid, geoms=geoms,
+        properties=properties_json(attrs), class_code=classified.code,
+        class_raw=classified.raw, class_status=classified.status,
+    )
+    audit.record(
+        session, "layer.load", f"{req.plan}/{req.layer}@{number}", actor=req.actor,
+        source=display, sha256=sha, features=len(geoms), repairs=len(validated.repairs),
+    )
+    return version
+
+
+def _json_clean(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _json_clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_clean(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return str(obj)
+
+
+def _ingest_raster(session: Session, settings: Settings, req: IngestRequest, display: str) -> LayerVersion:
+    sha = source_sha256(req.path)
+    given = parse_crs(req.crs, file=display) if req.crs else None
+    prepared = raster_io.prepare_cog(req.path, settings, given, display)
+    layer: Layer = get_or_create_layer(
+        session, plan_code=req.plan, layer_name=req.layer, data_kind="raster",
+        class_field=None, scheme=None, theme=req.theme, title=req.title,
+        plan_kind=req.plan_kind, actor=req.actor,
+    )
+    session.execute(queries.lock_layer(layer.id))
+    number = session.execute(queries.next_version(layer.id)).scalar_one()
+    try:
+        final = raster_io.store_cog(prepared, settings)
+        version = LayerVersion(
+            layer_id=layer.id, version=number, source_name=display, source_sha256=sha,
+            source_format="geotiff", source_crs=prepared.source_crs, feature_count=0,
+            extent=f"SRID={settings.store_srid};{prepared.extent_wkt}",
+            loaded_by=req.actor or audit.current_actor(),
+            options={"crs_given": req.crs}, report={"notes": prepared.notes},
+            raster_path=str(final.relative_to(settings.raster_dir)), raster_meta=prepared.meta,
+        )
+        session.add(version)
+        session.flush()
+        audit.record(session, "layer.load", f"{req.plan}/{req.layer}@{number}", actor=req.actor,
+                     source=display, sha256=sha, raster=True)
+    except BaseException:
+        raster_io.discard(prepared)
+        raise
+    return version
