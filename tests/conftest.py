@@ -1,0 +1,85 @@
+"""Test fixtures: a real embedded PostGIS cluster in a temporary GISPLAT_HOME.
+
+A test that needs the store is marked ``postgis``. Locally, a machine without PostgreSQL/PostGIS
+skips those tests; in CI (``CI`` set) they fail instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+# Isolate every setting before any platform module reads the environment.
+_HOME = Path(tempfile.mkdtemp(prefix="gisplat-test-"))
+os.chmod(_HOME, 0o755)  # the cluster's unprivileged OS user must reach it
+os.environ["GISPLAT_HOME"] = str(_HOME)
+os.environ.pop("GISPLAT_DATABASE_URL", None)
+if os.environ.get("GISPLAT_TEST_DATABASE_URL"):
+    os.environ["GISPLAT_DATABASE_URL"] = os.environ["GISPLAT_TEST_DATABASE_URL"]
+
+from gis_platform.core.db import embedded_cluster, session_scope  # noqa: E402
+from gis_platform.core.errors import StoreError  # noqa: E402
+from gis_platform.core.settings import Settings, get_settings  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Settings of the test store."""
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    """The migrated, seeded test store (started once per test session)."""
+    from plans.bootstrap import prepare_store
+
+    try:
+        eng = prepare_store(settings)
+    except StoreError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostGIS is required in CI: {exc.message('en')}")
+        pytest.skip(f"no PostGIS here: {exc.message('en')}")
+    yield eng
+    eng.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the embedded cluster and remove the temporary home."""
+    try:
+        if not os.environ.get("GISPLAT_DATABASE_URL"):
+            embedded_cluster(Settings()).stop()
+    finally:
+        shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def uid() -> str:
+    """A short unique suffix for plan and layer names, so tests never collide."""
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def store(engine: Engine, settings: Settings):  # noqa: ANN201
+    """Helpers over the real store: sessions, table counts, plan creation, ingest."""
+    from tests.factories import Store
+
+    return Store(engine, settings)
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The committed KB-sized fixture files."""
+    return DATA
+
+
+__all__ = ["session_scope"]
