@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, func, select, text
 
-from .models import ClassCode, CodeMapping, Layer, LayerVersion, Plan
+from .models import ClassCode, ClassScheme, CodeMapping, Layer, LayerVersion, Plan
 
 
 def plans_select() -> Select:
@@ -62,6 +62,11 @@ def version_of(layer_id: int, version: int | None) -> Select:
     if version is None:
         return q.order_by(LayerVersion.version.desc()).limit(1)
     return q.where(LayerVersion.version == version)
+
+
+def scheme_list() -> Select:
+    """Codes of every classification scheme."""
+    return select(ClassScheme.code).order_by(ClassScheme.code)
 
 
 def scheme_codes(scheme: str) -> Select:

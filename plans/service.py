@@ -114,6 +114,13 @@ def get_or_create_layer(
     name = layer_name.strip()
     if not name or len(name) > 200:
         raise InputError("图层名不能为空且不超过 200 个字符", "layer name must be 1–200 characters")
+    if scheme is not None:
+        known = list(session.execute(queries.scheme_list()).scalars())
+        if scheme not in known:
+            raise InputError(
+                f"未知的分类体系“{scheme}”；可选：{', '.join(known)}",
+                f"unknown classification scheme '{scheme}'; known: {', '.join(known)}",
+            )
     plan = session.execute(queries.plan_by_code(plan_code)).scalar_one_or_none()
     if plan is None:
         if plan_kind is None:
