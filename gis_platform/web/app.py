@@ -1,0 +1,28 @@
+"""The FastAPI application, built by ``create_app(settings)`` (tests pass their own settings)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from gis_platform import __version__
+from gis_platform.core.settings import Settings, get_settings
+from plans.bootstrap import prepare_store
+
+from .errors import add_exception_handlers
+from .routes import catalogue, pages
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app on a running, migrated store."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="多规合一 一张图 平台 API",
+        description="Multi-plan integration platform: plans, layers, versions (more to come).",
+        version=__version__,
+    )
+    app.state.settings = settings
+    app.state.engine = prepare_store(settings)
+    add_exception_handlers(app)
+    app.include_router(catalogue.router)
+    app.include_router(pages.router)
+    return app

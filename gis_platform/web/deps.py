@@ -1,0 +1,27 @@
+"""Request dependencies: settings and one session (one transaction) per request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from gis_platform.core.db import session_scope
+from gis_platform.core.settings import Settings
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The app's settings (set by create_app)."""
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session committed at the end of the request, rolled back on error."""
+    with session_scope(request.app.state.engine) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[Session, Depends(get_session)]

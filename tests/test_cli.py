@@ -1,0 +1,72 @@
+"""The ``gisplat`` command: JSON output, exit codes, messages without tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from gis_platform.cli import main
+from tests.factories import E0, N0, square, write_vector
+
+pytestmark = pytest.mark.postgis
+
+
+def run(*args: str, ok: bool = True):
+    res = CliRunner().invoke(main, list(args))
+    if ok:
+        assert res.exit_code == 0, res.output
+    return res
+
+
+def test_plans_and_layers_round_trip_as_json(store, tmp_path, uid, data_dir):
+    plan = f"cli-{uid}"
+    added = json.loads(run("plans", "add", "--code", plan, "--name", "定西市国土空间总体规划",
+                           "--kind", "territorial", "--authority", "定西市自然资源局",
+                           "--approved-on", "2024-06-30", "--json").output)
+    assert added["status"] == "active" and added["approved_on"] == "2024-06-30"
+    listed = json.loads(run("plans", "list", "--json").output)
+    assert plan in [p["code"] for p in listed]
+    loaded = json.loads(run("ingest", str(data_dir / "txt_example_gbk.txt"), "--plan", plan,
+                            "--layer", "redline", "--class-field", "DLBM", "--scheme", "gb2023",
+                            "--json").output)
+    assert loaded["version"] == 1 and loaded["total_area_m2"] == pytest.approx(9600.0, abs=0.01)
+    shown = json.loads(run("layers", "show", f"{plan}/redline", "--json").output)
+    assert [v["version"] for v in shown["versions"]] == [1]
+    assert shown["versions"][0]["source_sha256"] == loaded["source_sha256"]
+    layers = json.loads(run("layers", "list", "--plan", plan, "--json").output)
+    assert layers[0]["ref"] == f"{plan}/redline"
+    detail = json.loads(run("plans", "show", plan, "--json").output)
+    assert detail["layers"][0]["name"] == "redline"
+
+
+def test_refusal_exits_non_zero_with_a_message(store, tmp_path, uid):
+    plan = store.plan(f"cli-{uid}")
+    path = write_vector(tmp_path / "noprj.shp", [square(E0, N0, 10)], None)
+    before = store.counts()
+    res = run("ingest", str(path), "--plan", plan, "--layer", "x", ok=False)
+    assert res.exit_code == 1
+    assert "noprj.shp" in res.output and "坐标系" in res.output and "Traceback" not in res.output
+    res = run("--lang", "en", "ingest", str(path), "--plan", plan, "--layer", "x", "--json", ok=False)
+    body = json.loads(res.output)
+    assert res.exit_code == 1 and body["error"] == "crs" and body["file"] == "noprj.shp"
+    assert store.counts() == before
+
+
+def test_unknown_plan_and_layer(store, uid):
+    res = run("plans", "show", f"nope-{uid}", ok=False)
+    assert res.exit_code == 1 and "没有规划" in res.output
+    res = run("--lang", "en", "layers", "show", f"nope-{uid}/x", ok=False)
+    assert res.exit_code == 1 and "no layer" in res.output
+    res = run("plans", "add", "--code", f"k-{uid}", "--name", "x", "--kind", "bogus", ok=False)
+    assert res.exit_code == 1 and "territorial" in res.output
+
+
+def test_db_status_says_where_the_store_is(engine, settings):
+    body = json.loads(run("db", "status", "--json").output)
+    if settings.database_url:
+        assert body["embedded"] is False
+    else:
+        assert body["running"] is True and body["home"] == str(settings.home_abs)
+        assert "password" not in json.dumps(body)
