@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,13 +16,15 @@ CLASS_STATUSES = ("standard", "mapped", "unmapped", "none")
 
 
 class Feature(Base):
-    """One feature of one layer version. Rows are never updated (a trigger forbids it)."""
+    """One feature of one layer version, identified by (version_id, feature_no).
+
+    The table is list-partitioned by version; rows are never updated (a trigger forbids it).
+    """
 
     __tablename__ = "features"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    version_id: Mapped[int] = mapped_column(ForeignKey("layer_versions.id"), index=True)
-    feature_no: Mapped[int] = mapped_column(Integer)
+    version_id: Mapped[int] = mapped_column(ForeignKey("layer_versions.id"), primary_key=True)
+    feature_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     class_code: Mapped[str | None] = mapped_column(String(20))
     class_raw: Mapped[str | None] = mapped_column(Text)
     class_status: Mapped[str] = mapped_column(String(10))

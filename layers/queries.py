@@ -4,10 +4,28 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-COPY_FEATURES = (
-    "COPY features (version_id, feature_no, class_code, class_raw, class_status, properties, geom) "
-    "FROM STDIN"
-)
+# Partition DDL per loaded version. The only variable part is the version id, an integer
+# the platform generated (never user text); it is formatted with int() by partition_sql().
+_PARTITION_DDL = {
+    "create": (
+        "CREATE TABLE features_v{n} (LIKE features INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
+        "ALTER TABLE features_v{n} ADD CONSTRAINT features_v{n}_version CHECK (version_id = {n})"
+    ),
+    "copy": (
+        "COPY features_v{n} (version_id, feature_no, class_code, class_raw, class_status, "
+        "properties, geom) FROM STDIN"
+    ),
+    "index": (
+        "CREATE INDEX features_v{n}_feature_no ON features_v{n} (feature_no);"
+        "CREATE INDEX features_v{n}_geom ON features_v{n} USING gist (geom)"
+    ),
+    "attach": "ALTER TABLE features ATTACH PARTITION features_v{n} FOR VALUES IN ({n})",
+}
+
+
+def partition_sql(step: str, version_id: int) -> str:
+    """DDL/COPY text of one partition step for a platform-generated integer version id."""
+    return _PARTITION_DDL[step].format(n=int(version_id))
 
 SELECT_VERSION_FEATURES = text(
     """

@@ -99,11 +99,11 @@ class Classified:
     status: list[str]
     counts: dict[str, int] = field(default_factory=dict)
     unmapped: dict[str, int] = field(default_factory=dict)
-    normalised: dict[str, str] = field(default_factory=dict)
+    mapped: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def report(self) -> dict[str, object]:
-        """JSON summary: counts per status, unmapped values with counts, normalisations."""
-        return {"counts": self.counts, "unmapped": self.unmapped, "normalised": self.normalised}
+        """JSON summary: counts per status, unmapped values with counts, how values were mapped."""
+        return {"counts": self.counts, "unmapped": self.unmapped, "mapped": self.mapped}
 
 
 class Classifier:
@@ -155,7 +155,7 @@ class Classifier:
         cache: dict[object, tuple[str | None, str | None, str, str | None]] = {}
         codes, raws, statuses = [], [], []
         unmapped: Counter[str] = Counter()
-        normalised: dict[str, str] = {}
+        mapped: dict[str, dict[str, str]] = {}
         for v in values:
             key = (type(v).__name__, v if v == v else "nan") if v is not None else None
             res = cache.get(key)
@@ -169,9 +169,9 @@ class Classifier:
             if status == "unmapped":
                 unmapped[raw if raw is not None else "(空值/empty)"] += 1
             elif how and raw is not None and code is not None:
-                normalised[raw] = code
+                mapped[raw] = {"code": code, "how": how}
         counts = dict(Counter(statuses))
-        return Classified(codes, raws, statuses, counts, dict(unmapped), normalised)
+        return Classified(codes, raws, statuses, counts, dict(unmapped), mapped)
 
 
 def unclassified(n: int) -> Classified:

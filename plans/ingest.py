@@ -102,7 +102,7 @@ def check_extent(
 ) -> None:
     """Refuse when any feature lands outside the deployment extent; name the likely cause."""
     extent = deployment_extent(settings)
-    inside = shapely.within(geoms, extent.store)
+    inside = shapely.contains(extent.store, geoms)  # prepared extent: fast
     bad = np.flatnonzero(~inside)
     if bad.size == 0:
         return
@@ -161,6 +161,11 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
         repairable=result.repairable,
     )
     dst = store_crs(settings)
+    z_notes: list[Problem] = []
+    if shapely.has_z(validated.geoms).any():
+        validated.geoms = shapely.force_2d(validated.geoms)
+        z_notes.append(Problem("已去除 Z 坐标（平台按平面计算面积）",
+                               "Z coordinates dropped (areas are planar)"))
     geoms = reproject(validated.geoms, src, dst)
     check_extent(validated.geoms, geoms, labels, src, display, settings)
 
@@ -186,7 +191,7 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
     b = shapely.total_bounds(geoms)
     extent_wkt = shapely.to_wkt(shapely.box(*b)) if np.all(np.isfinite(b)) else None
     report = {
-        "notes": [p.as_dict() for p in result.notes + crs_notes],
+        "notes": [p.as_dict() for p in result.notes + crs_notes + z_notes],
         "repairs": [r.as_dict() for r in validated.repairs],
         "classes": classified.report(),
         "encoding_reason": result.meta.get("encoding_reason"),

@@ -191,7 +191,7 @@ def test_loading_twice_keeps_both_versions_readable(store, tmp_path, uid):
     assert store.areas(plan, "zones") == store.areas(plan, "zones", 2)
     # History is never overwritten: the store refuses to change stored rows.
     with store.engine.connect() as conn, pytest.raises(Exception, match="never changed"):
-        conn.execute(text("UPDATE features SET class_code = 'X' WHERE id = (SELECT min(id) FROM features)"))
+        conn.execute(text("UPDATE features SET class_code = 'X' WHERE feature_no = 1"))
 
 
 @pytest.mark.parametrize("fmt,name", [("gpkg", "out.gpkg"), ("shp", "out.zip"), ("geojson", "out.geojson")])

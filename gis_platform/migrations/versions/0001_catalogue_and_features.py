@@ -105,8 +105,10 @@ def upgrade() -> None:
             CONSTRAINT uq_layer_versions_layer_id UNIQUE (layer_id, version)
         );
 
+        -- One table for every vector layer version, list-partitioned by version: each load
+        -- fills a fresh partition and builds its indexes once, after COPY (see layers/load.py);
+        -- queries on one version prune to its partition.
         CREATE TABLE features (
-            id bigserial PRIMARY KEY,
             version_id integer NOT NULL REFERENCES layer_versions(id),
             feature_no integer NOT NULL,
             class_code varchar(20),
@@ -116,8 +118,10 @@ def upgrade() -> None:
                 CHECK (class_status IN ('standard','mapped','unmapped','none')),
             properties jsonb NOT NULL DEFAULT '{{}}',
             geom geometry(Geometry, {srid}) NOT NULL
-        );
-        CREATE INDEX ix_features_version_id ON features (version_id);
+        ) PARTITION BY LIST (version_id);
+        -- (version_id, feature_no) identifies a feature; it is unique by construction (the
+        -- loader numbers rows 1..n in a fresh partition), so a plain index serves lookups.
+        CREATE INDEX ix_features_feature_no ON features (feature_no);
         CREATE INDEX ix_features_geom ON features USING gist (geom);
 
         CREATE TABLE audit_log (
