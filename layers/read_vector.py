@@ -94,15 +94,28 @@ def _read_one(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # unclosed rings: reported per feature below
         try:
-            meta, fids, wkb, fields = pyogrio.raw.read(
-                path, layer=layer, encoding=encoding, return_fids=True
-            )
+            # Arrow is GDAL's fast columnar path (several times faster than row-wise reads).
+            meta, table = pyogrio.raw.read_arrow(path, layer=layer, encoding=encoding, return_fids=True)
         except (DataSourceError, DataLayerError) as exc:
             raise InputError(
                 f"无法读取文件：{exc}", f"cannot read the file: {exc}", file=display
             ) from None
-    columns = {name: values for name, values in zip(meta["fields"], fields)}
-    frame = pd.DataFrame(columns)
+    names = table.column_names
+    geom_name = meta.get("geometry_name") or "wkb_geometry"
+    fields = [str(f) for f in meta["fields"]]
+    # Columns are taken by position: a GeoJSON "id" may appear both as the FID and as a field.
+    geom_idx = max((i for i, n in enumerate(names) if n == geom_name), default=len(names) - 1)
+    fid_name = meta.get("fid_column") or "OGC_FID"
+    fid_idx = next((i for i, n in enumerate(names) if n == fid_name and i != geom_idx), None)
+    if fid_idx is not None and names.count(fid_name) == 1 and fid_name in fields:
+        fid_idx = None  # a real field that happens to carry the FID name
+    attr_idx = [i for i in range(len(names)) if i not in (geom_idx, fid_idx)]
+    wkb = table.column(geom_idx).to_numpy(zero_copy_only=False)
+    fids = table.column(fid_idx).to_numpy() if fid_idx is not None else np.arange(table.num_rows)
+    frame = pd.DataFrame({
+        k: table.column(i).to_pandas(date_as_object=False, timestamp_as_object=False)
+        for k, i in ((names[i], i) for i in attr_idx)
+    })
     return meta, np.asarray(fids), wkb, frame
 
 
@@ -164,7 +177,9 @@ def read_vector(
     if fmt == "kml" and crs is None:
         crs = CRS.from_epsg(4326)  # KML is WGS 84 by definition
     for col in frame.columns:
-        if frame[col].dtype == object:
+        if frame[col].dtype == object and pd.api.types.infer_dtype(frame[col], skipna=True) not in (
+            "string", "empty", "integer", "boolean"
+        ):
             frame[col] = frame[col].map(_json_safe)
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms), crs=None)
     return ReadResult(
