@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from .queries import partition_sql
 
-ROWS_PER_WRITE = 5000
+ROWS_PER_WRITE = 10000
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -80,7 +80,7 @@ def copy_features(
     version_id: int,
     srid: int,
     geoms: np.ndarray,
-    properties: list[str],
+    attrs: pd.DataFrame,
     class_code: list[str | None],
     class_raw: list[str | None],
     class_status: list[str],
@@ -95,7 +95,6 @@ def copy_features(
     srid_hex = int(srid).to_bytes(4, "little").hex()
     code = _escape_all(list(class_code))
     raw_ = _escape_all(list(class_raw))
-    props = _escape_json(properties)
     vid = int(version_id)
     conn = session.connection()
     for stmt in partition_sql("create", vid).split(";"):
@@ -103,13 +102,16 @@ def copy_features(
     raw = conn.connection.driver_connection
     with raw.cursor() as cur:
         with cur.copy(partition_sql("copy", vid), writer=QueuedLibpqWriter(cur)) as copy:
+            # Attributes are turned into JSON chunk by chunk, so the client's work overlaps the
+            # server parsing the previous chunk (the queued writer sends from another thread).
             for start in range(0, n, ROWS_PER_WRITE):
                 stop = min(start + ROWS_PER_WRITE, n)
+                props = _escape_json(properties_json(attrs.iloc[start:stop]))
                 rows = []
                 for i in range(start, stop):
                     h = wkb[i].hex()
                     rows.append(f"{vid}\t{i + 1}\t{code[i]}\t{raw_[i]}\t{class_status[i]}\t"
-                                f"{props[i]}\t{h[:8]}20{srid_hex}{h[10:]}\n")
+                                f"{props[i - start]}\t{h[:8]}20{srid_hex}{h[10:]}\n")
                 chunk = "".join(rows)
                 copy.write(chunk)
     for stmt in partition_sql("index", vid).split(";"):

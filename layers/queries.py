@@ -16,7 +16,6 @@ _PARTITION_DDL = {
         "properties, geom) FROM STDIN"
     ),
     "index": (
-        "CREATE INDEX features_v{n}_feature_no ON features_v{n} (feature_no);"
         "CREATE INDEX features_v{n}_geom ON features_v{n} USING gist (geom)"
     ),
     "attach": "ALTER TABLE features ATTACH PARTITION features_v{n} FOR VALUES IN ({n})",

@@ -116,17 +116,17 @@ def validate_geometries(
     present = np.ones(n, dtype=bool)
     present[missing] = False
 
-    types = np.array(shapely.get_type_id(geoms))
+    types = np.asarray(shapely.get_type_id(geoms))
     names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
                       "MultiLineString", "MultiPolygon", "GeometryCollection"])
-    wanted = FAMILIES[family]
-    for i in np.flatnonzero(present):
+    wanted_ids = [i for i, n in enumerate(names) if n in FAMILIES[family]]
+    wrong = np.flatnonzero(present & ~np.isin(types, wanted_ids))
+    for i in wrong:
         tname = names[types[i]] if 0 <= types[i] < len(names) else "Unknown"
-        if tname not in wanted:
-            fatal.append(Problem(
-                f"几何类型为 {tname}，此处需要{FAMILY_ZH[family]}",
-                f"geometry is a {tname} where a {family} is needed", labels[i]))
-            present[i] = False
+        fatal.append(Problem(
+            f"几何类型为 {tname}，此处需要{FAMILY_ZH[family]}",
+            f"geometry is a {tname} where a {family} is needed", labels[i]))
+    present[wrong] = False
 
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     bad_coords = np.unique(index[~np.all(np.isfinite(coords), axis=1)])

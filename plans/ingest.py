@@ -30,7 +30,7 @@ from gis_platform.core.crs import (
 from gis_platform.core.errors import CRSError, ExtentError, InputError, Problem
 from gis_platform.core.settings import Settings
 from layers import raster as raster_io
-from layers.load import copy_features, properties_json
+from layers.load import copy_features
 from layers.readers import check_upload, is_raster, read_source, source_sha256
 from layers.sources import ReadResult
 from layers.validate import check_vertex_limits, validate_geometries
@@ -221,7 +221,7 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
     attrs = result.frame.drop(columns=[result.frame.geometry.name])
     copy_features(
         session, version_id=version.id, srid=settings.store_srid, geoms=geoms,
-        properties=properties_json(attrs), class_code=classified.code,
+        attrs=attrs, class_code=classified.code,
         class_raw=classified.raw, class_status=classified.status,
     )
     audit.record(

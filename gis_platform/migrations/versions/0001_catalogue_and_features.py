@@ -120,8 +120,8 @@ def upgrade() -> None:
             geom geometry(Geometry, {srid}) NOT NULL
         ) PARTITION BY LIST (version_id);
         -- (version_id, feature_no) identifies a feature; it is unique by construction (the
-        -- loader numbers rows 1..n in a fresh partition), so a plain index serves lookups.
-        CREATE INDEX ix_features_feature_no ON features (feature_no);
+        -- loader numbers rows 1..n in a fresh partition). Access is spatial (GiST) or by
+        -- version (partition pruning), so no b-tree is kept.
         CREATE INDEX ix_features_geom ON features USING gist (geom);
 
         CREATE TABLE audit_log (
