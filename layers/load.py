@@ -1,11 +1,14 @@
 """Bulk load of features into the shared feature table through PostgreSQL COPY.
 
 Each version gets its own partition of ``features``: a fresh table is filled by COPY with no
-index to maintain, then its primary key and GiST index are built once and it is attached.
+index to maintain, then its GiST index is built once and it is attached. Rows are sent chunk
+by chunk while the caller prepares the next chunk, so the client's work overlaps the server's.
 All of it runs in the caller's transaction, so a failure leaves nothing behind.
 """
 
 from __future__ import annotations
+
+from types import TracebackType
 
 import numpy as np
 import pandas as pd
@@ -15,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from .queries import partition_sql
 
-ROWS_PER_WRITE = 10000
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -74,47 +76,73 @@ def properties_json(attrs: pd.DataFrame) -> list[str]:
     return lines
 
 
-def copy_features(
-    session: Session,
-    *,
-    version_id: int,
-    srid: int,
-    geoms: np.ndarray,
-    attrs: pd.DataFrame,
-    class_code: list[str | None],
-    class_raw: list[str | None],
-    class_status: list[str],
-) -> int:
-    """Load the features of one version into a new partition; return the row count."""
-    n = len(geoms)
-    # Plain little-endian WKB, turned into EWKB hex per row by setting the SRID flag in the
-    # type word and inserting the SRID (cheaper than shapely.set_srid on every geometry).
-    if shapely.has_z(geoms).any():
-        raise ValueError("copy_features expects 2D geometries (ingest drops Z explicitly)")
-    wkb = shapely.to_wkb(geoms, byte_order=1, include_srid=False)
-    srid_hex = int(srid).to_bytes(4, "little").hex()
-    code = _escape_all(list(class_code))
-    raw_ = _escape_all(list(class_raw))
-    vid = int(version_id)
-    conn = session.connection()
-    for stmt in partition_sql("create", vid).split(";"):
-        conn.exec_driver_sql(stmt)
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur:
-        with cur.copy(partition_sql("copy", vid), writer=QueuedLibpqWriter(cur)) as copy:
-            # Attributes are turned into JSON chunk by chunk, so the client's work overlaps the
-            # server parsing the previous chunk (the queued writer sends from another thread).
-            for start in range(0, n, ROWS_PER_WRITE):
-                stop = min(start + ROWS_PER_WRITE, n)
-                props = _escape_json(properties_json(attrs.iloc[start:stop]))
-                rows = []
-                for i in range(start, stop):
-                    h = wkb[i].hex()
-                    rows.append(f"{vid}\t{i + 1}\t{code[i]}\t{raw_[i]}\t{class_status[i]}\t"
-                                f"{props[i - start]}\t{h[:8]}20{srid_hex}{h[10:]}\n")
-                chunk = "".join(rows)
-                copy.write(chunk)
-    for stmt in partition_sql("index", vid).split(";"):
-        conn.exec_driver_sql(stmt)
-    conn.exec_driver_sql(partition_sql("attach", vid))
-    return n
+class PartitionWriter:
+    """COPY the features of one new version into its own partition, chunk by chunk.
+
+    Use as a context manager; leaving it with an exception aborts the COPY (the caller's
+    transaction then rolls back the partition too). After a clean exit the GiST index exists;
+    call :meth:`attach` once the ``layer_versions`` row has been inserted.
+    """
+
+    def __init__(self, session: Session, version_id: int, srid: int) -> None:
+        self.session = session
+        self.version_id = int(version_id)
+        self.srid_hex = int(srid).to_bytes(4, "little").hex()
+        self.rows = 0
+        self._cursor = None
+        self._copy_cm = None
+        self._copy = None
+
+    def __enter__(self) -> PartitionWriter:
+        conn = self.session.connection()
+        for stmt in partition_sql("create", self.version_id).split(";"):
+            conn.exec_driver_sql(stmt)
+        raw = conn.connection.driver_connection
+        self._cursor = raw.cursor()
+        self._copy_cm = self._cursor.copy(partition_sql("copy", self.version_id),
+                                          writer=QueuedLibpqWriter(self._cursor))
+        self._copy = self._copy_cm.__enter__()
+        return self
+
+    def write(
+        self,
+        geoms: np.ndarray,
+        attrs: pd.DataFrame,
+        class_code: list[str | None],
+        class_raw: list[str | None],
+        class_status: list[str],
+    ) -> None:
+        """Send one chunk of 2D geometries (store CRS) with their attributes and classes."""
+        if shapely.has_z(geoms).any():
+            raise ValueError("PartitionWriter expects 2D geometries (ingest drops Z explicitly)")
+        # Plain little-endian WKB, turned into EWKB hex per row by setting the SRID flag in the
+        # type word and inserting the SRID (cheaper than shapely.set_srid on every geometry).
+        wkb = shapely.to_wkb(geoms, byte_order=1, include_srid=False)
+        code = _escape_all(list(class_code))
+        raw_ = _escape_all(list(class_raw))
+        props = _escape_json(properties_json(attrs))
+        vid, sh, base = self.version_id, self.srid_hex, self.rows
+        rows = []
+        for i in range(len(geoms)):
+            h = wkb[i].hex()
+            rows.append(f"{vid}\t{base + i + 1}\t{code[i]}\t{raw_[i]}\t{class_status[i]}\t"
+                        f"{props[i]}\t{h[:8]}20{sh}{h[10:]}\n")
+        assert self._copy is not None
+        self._copy.write("".join(rows))
+        self.rows += len(geoms)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        assert self._copy_cm is not None and self._cursor is not None
+        try:
+            self._copy_cm.__exit__(exc_type, exc, tb)
+        finally:
+            self._cursor.close()
+        if exc_type is None:
+            conn = self.session.connection()
+            for stmt in partition_sql("index", self.version_id).split(";"):
+                conn.exec_driver_sql(stmt)
+
+    def attach(self) -> None:
+        """Attach the filled, indexed partition to ``features`` (its version row must exist)."""
+        self.session.connection().exec_driver_sql(partition_sql("attach", self.version_id))

@@ -27,6 +27,31 @@ FORMATS = {
 }
 
 
+class FeatureIds:
+    """Labels of features ("FID 12", or "layer:12" across KML folders), made on demand."""
+
+    def __init__(self, parts: list[tuple[str | None, np.ndarray]]) -> None:
+        self._prefix: list[str | None] = []
+        self._fids: list[np.ndarray] = []
+        self._starts: list[int] = []
+        total = 0
+        for prefix, fids in parts:
+            self._prefix.append(prefix)
+            self._fids.append(np.asarray(fids))
+            self._starts.append(total)
+            total += len(fids)
+        self._len = total
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, i: int) -> str:
+        part = int(np.searchsorted(self._starts, i, side="right")) - 1
+        fid = self._fids[part][i - self._starts[part]]
+        prefix = self._prefix[part]
+        return f"{prefix}:{fid}" if prefix is not None else f"FID {fid}"
+
+
 def list_layers(path: Path) -> list[str]:
     """Layer names in a multi-layer source (GeoPackage, KML)."""
     try:
@@ -146,12 +171,12 @@ def read_vector(
     for name in layers:
         meta, fids, wkb, frame = _read_one(path, name or None, encoding, limits, display)
         metas.append(meta)
-        fid_parts.append([f"{name}:{f}" if len(layers) > 1 else f"FID {f}" for f in fids])
+        fid_parts.append((name if len(layers) > 1 else None, fids))
         wkb_parts.append(wkb)
         frames.append(frame)
     wkb = np.concatenate(wkb_parts) if wkb_parts else np.array([], dtype=object)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    feature_ids = [f for part in fid_parts for f in part]
+    feature_ids = FeatureIds(fid_parts)
     if len(wkb) == 0:
         raise InputError("文件中没有要素", "the file holds no features", file=display)
     if len(wkb) > limits.max_features:

@@ -7,6 +7,7 @@ GEOS ``MakeValid`` (linework method), which keeps every part.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,7 +54,7 @@ class Validated:
     repairs: list[Repair] = field(default_factory=list)
 
 
-def check_vertex_limits(geoms: np.ndarray, labels: list[str], limits: Limits, file: str) -> None:
+def check_vertex_limits(geoms: np.ndarray, labels: Sequence[str], limits: Limits, file: str) -> None:
     """Refuse, before any costly operation, features or files with too many vertices."""
     counts = shapely.get_num_coordinates(geoms)
     too_many = np.flatnonzero(counts > limits.max_vertices_per_feature)
@@ -88,102 +89,129 @@ def _polygon_parts(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.multipolygons(polys) if polys else shapely.Polygon()
 
 
+class GeometryChecker:
+    """Checks geometries chunk by chunk and gathers every problem of the whole file.
+
+    Problems that no repair can fix (missing/empty geometry, wrong geometry type, NaN or
+    infinite coordinates, zero area) always refuse the file. Self-intersections and the like
+    (and ``repairable`` problems the reader met, such as unclosed rings) refuse it unless
+    ``repair`` is true, in which case each repair is kept with its area change.
+    """
+
+    def __init__(self, *, family: str, file: str, repair: bool,
+                 repairable: list[Problem] | None = None) -> None:
+        if family not in FAMILIES:
+            raise ValueError(f"family was {family!r} but is expected to be in {sorted(FAMILIES)}")
+        self.family = family
+        self.file = file
+        self.repair = repair
+        self.fatal: list[tuple[int, Problem]] = []
+        self.fixable: list[tuple[int, Problem]] = []
+        self.repairs: list[Repair] = []
+        self._reader: dict[str, list[Problem]] = {}
+        for p in repairable or []:
+            self._reader.setdefault(p.feature or "", []).append(p)
+
+    @property
+    def failed(self) -> bool:
+        """True once a problem means the file will be refused."""
+        return bool(self.fatal) or (bool(self.fixable) and not self.repair)
+
+    def check(self, geoms: np.ndarray, labels: Sequence[str], offset: int = 0) -> np.ndarray:
+        """Check one chunk; return it (repaired where asked and possible)."""
+        family = self.family
+        n = len(geoms)
+        fatal: list[tuple[int, Problem]] = []
+        fixable: list[tuple[int, Problem]] = []
+        if self._reader:
+            for i, lab in enumerate(labels):
+                for p in self._reader.get(lab, ()):
+                    fixable.append((i, p))
+
+        missing = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        for i in missing:
+            fatal.append((i, Problem("几何为空", "empty or missing geometry", labels[i])))
+        present = np.ones(n, dtype=bool)
+        present[missing] = False
+
+        types = np.asarray(shapely.get_type_id(geoms))
+        wanted_ids = [i for i, t in enumerate(_TYPE_NAMES) if t in FAMILIES[family]]
+        wrong = np.flatnonzero(present & ~np.isin(types, wanted_ids))
+        for i in wrong:
+            tname = _TYPE_NAMES[types[i]] if 0 <= types[i] < len(_TYPE_NAMES) else "Unknown"
+            fatal.append((i, Problem(
+                f"几何类型为 {tname}，此处需要{FAMILY_ZH[family]}",
+                f"geometry is a {tname} where a {family} is needed", labels[i])))
+        present[wrong] = False
+
+        coords, index = shapely.get_coordinates(geoms, return_index=True)
+        bad_coords = np.unique(index[~np.all(np.isfinite(coords), axis=1)])
+        for i in bad_coords:
+            fatal.append((i, Problem("坐标含 NaN 或无穷大", "coordinates contain NaN or infinity", labels[i])))
+        present[bad_coords] = False
+
+        idx = np.flatnonzero(present)
+        valid = shapely.is_valid(geoms[idx])
+        invalid = idx[~valid]
+        reasons = shapely.is_valid_reason(geoms[invalid]) if invalid.size else []
+        for i, reason in zip(invalid, reasons):
+            fixable.append((i, Problem(f"几何无效：{_reason_zh(reason)}", f"invalid geometry: {reason}", labels[i])))
+
+        if family == "polygon":
+            ok = idx[valid]
+            zero = ok[shapely.area(geoms[ok]) <= 0.0]
+            for i in zero:
+                fatal.append((i, Problem("面积为零", "zero area", labels[i])))
+
+        self.fatal += [(offset + i, p) for i, p in fatal]
+        self.fixable += [(offset + i, p) for i, p in fixable]
+        if self.failed or not fixable:
+            return geoms
+
+        out = geoms.copy()
+        for i, prob in fixable:
+            before = float(shapely.area(out[i]))
+            if not shapely.is_valid(out[i]):
+                fixed = shapely.make_valid(out[i])
+                out[i] = _polygon_parts(fixed) if family == "polygon" else fixed
+            after = float(shapely.area(out[i]))
+            self.repairs.append(Repair(prob.feature or "", prob.zh, prob.en, before, after))
+            if family == "polygon" and after <= 0:
+                self.fatal.append((offset + i, Problem("修复后面积为零", "zero area after repair", prob.feature)))
+        return out
+
+    def error(self) -> GeometryError:
+        """One error listing every problem, in file order."""
+        problems = [p for _, p in sorted(self.fatal + self.fixable, key=lambda t: t[0])]
+        hint = bool(self.fixable) and not self.fatal and not self.repair
+        return GeometryError(
+            f"{len(problems)} 处几何问题，未入库" + ("；可用 --repair 显式修复可修复的问题" if hint else ""),
+            f"{len(problems)} geometry problem(s); nothing was stored"
+            + ("; use --repair to repair the repairable ones explicitly" if hint else ""),
+            file=self.file,
+            problems=problems,
+        )
+
+
 def validate_geometries(
     geoms: np.ndarray,
-    labels: list[str],
+    labels: Sequence[str],
     *,
     family: str,
     file: str,
     repair: bool,
     repairable: list[Problem] | None = None,
 ) -> Validated:
-    """Check every geometry; raise one :class:`GeometryError` listing each bad feature.
-
-    Problems that no repair can fix (missing/empty geometry, wrong geometry type, NaN or
-    infinite coordinates, zero area) always refuse the file. Self-intersections and the like
-    (and ``repairable`` problems the reader met, such as unclosed rings) refuse it unless
-    ``repair`` is true, in which case each repair is returned with its area change.
-    """
-    if family not in FAMILIES:
-        raise ValueError(f"family was {family!r} but is expected to be in {sorted(FAMILIES)}")
-    fatal: list[Problem] = []
-    fixable: list[Problem] = list(repairable or [])
-    n = len(geoms)
-
-    missing = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    for i in missing:
-        fatal.append(Problem("几何为空", "empty or missing geometry", labels[i]))
-    present = np.ones(n, dtype=bool)
-    present[missing] = False
-
-    types = np.asarray(shapely.get_type_id(geoms))
-    names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
-                      "MultiLineString", "MultiPolygon", "GeometryCollection"])
-    wanted_ids = [i for i, n in enumerate(names) if n in FAMILIES[family]]
-    wrong = np.flatnonzero(present & ~np.isin(types, wanted_ids))
-    for i in wrong:
-        tname = names[types[i]] if 0 <= types[i] < len(names) else "Unknown"
-        fatal.append(Problem(
-            f"几何类型为 {tname}，此处需要{FAMILY_ZH[family]}",
-            f"geometry is a {tname} where a {family} is needed", labels[i]))
-    present[wrong] = False
-
-    coords, index = shapely.get_coordinates(geoms, return_index=True)
-    bad_coords = np.unique(index[~np.all(np.isfinite(coords), axis=1)])
-    for i in bad_coords:
-        fatal.append(Problem("坐标含 NaN 或无穷大", "coordinates contain NaN or infinity", labels[i]))
-        present[i] = False
-
-    idx = np.flatnonzero(present)
-    valid = shapely.is_valid(geoms[idx])
-    invalid = idx[~valid]
-    reasons = shapely.is_valid_reason(geoms[invalid]) if invalid.size else []
-    for i, reason in zip(invalid, reasons):
-        fixable.append(Problem(f"几何无效：{_reason_zh(reason)}", f"invalid geometry: {reason}", labels[i]))
-
-    if family == "polygon":
-        ok = idx[valid]
-        zero = ok[shapely.area(geoms[ok]) <= 0.0]
-        for i in zero:
-            fatal.append(Problem("面积为零", "zero area", labels[i]))
-
-    if fatal or (fixable and not repair):
-        hint_zh = "；可用 --repair 显式修复可修复的问题" if fixable and not fatal else ""
-        hint_en = "; use --repair to repair the repairable ones explicitly" if fixable and not fatal else ""
-        problems = sorted(fatal + fixable, key=lambda p: _order(p.feature, labels))
-        raise GeometryError(
-            f"{len(problems)} 处几何问题，未入库{hint_zh}",
-            f"{len(problems)} geometry problem(s); nothing was stored{hint_en}",
-            file=file,
-            problems=problems,
-        )
-
-    repairs: list[Repair] = []
-    out = geoms.copy()
-    by_label = {lab: i for i, lab in enumerate(labels)}
-    for prob in fixable:
-        i = by_label[prob.feature] if prob.feature in by_label else None
-        if i is None:
-            continue
-        before = float(shapely.area(out[i]))
-        if not shapely.is_valid(out[i]):
-            fixed = shapely.make_valid(out[i])
-            out[i] = _polygon_parts(fixed) if family == "polygon" else fixed
-        after = float(shapely.area(out[i]))
-        repairs.append(Repair(prob.feature or "", prob.zh, prob.en, before, after))
-        if family == "polygon" and after <= 0:
-            raise GeometryError(
-                "修复后面积为零，未入库", "zero area after repair; nothing was stored",
-                file=file, problems=[Problem("修复后面积为零", "zero area after repair", prob.feature)],
-            )
-    return Validated(out, repairs)
+    """Check every geometry at once; raise one :class:`GeometryError` listing each bad feature."""
+    checker = GeometryChecker(family=family, file=file, repair=repair, repairable=repairable)
+    out = checker.check(geoms, labels)
+    if checker.failed:
+        raise checker.error()
+    return Validated(out, checker.repairs)
 
 
-def _order(label: str | None, labels: list[str]) -> int:
-    try:
-        return labels.index(label) if label is not None else -1
-    except ValueError:
-        return len(labels)
+_TYPE_NAMES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
+               "MultiPolygon", "GeometryCollection")
 
 
 _REASONS_ZH = {

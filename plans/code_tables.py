@@ -101,6 +101,14 @@ class Classified:
     unmapped: dict[str, int] = field(default_factory=dict)
     mapped: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    def merge(self, other: Classified) -> None:
+        """Add another chunk's summary to this one (per-feature lists are not kept)."""
+        for k, v in other.counts.items():
+            self.counts[k] = self.counts.get(k, 0) + v
+        for k, v in other.unmapped.items():
+            self.unmapped[k] = self.unmapped.get(k, 0) + v
+        self.mapped.update(other.mapped)
+
     def report(self) -> dict[str, object]:
         """JSON summary: counts per status, unmapped values with counts, how values were mapped."""
         return {"counts": self.counts, "unmapped": self.unmapped, "mapped": self.mapped}
@@ -151,27 +159,29 @@ class Classifier:
         return None, raw, "unmapped", None
 
     def classify(self, values: list[object]) -> Classified:
-        """Classify every value; the summary lists each unmapped value and how many features."""
-        cache: dict[object, tuple[str | None, str | None, str, str | None]] = {}
-        codes, raws, statuses = [], [], []
+        """Classify every value; the summary lists each unmapped value and how many features.
+
+        Each distinct value is classified once (keyed by type and value, so 103 and "103" stay
+        apart); the per-feature lists are then filled from that table.
+        """
+        keys = [(type(v), v) if v is not None and v == v else None for v in values]
+        table: dict[object, tuple[str | None, str | None, str, str | None]] = {}
+        for key, n in Counter(keys).items():
+            table[key] = self.one(None if key is None else key[1]) + (n,)  # type: ignore[assignment]
+        rows = [table[k] for k in keys]
+        codes = [r[0] for r in rows]
+        raws = [r[1] for r in rows]
+        statuses = [r[2] for r in rows]
+        counts: Counter[str] = Counter()
         unmapped: Counter[str] = Counter()
         mapped: dict[str, dict[str, str]] = {}
-        for v in values:
-            key = (type(v).__name__, v if v == v else "nan") if v is not None else None
-            res = cache.get(key)
-            if res is None:
-                res = self.one(v)
-                cache[key] = res
-            code, raw, status, how = res
-            codes.append(code)
-            raws.append(raw)
-            statuses.append(status)
+        for code, raw, status, how, n in table.values():  # type: ignore[misc]
+            counts[status] += n
             if status == "unmapped":
-                unmapped[raw if raw is not None else "(空值/empty)"] += 1
+                unmapped[raw if raw is not None else "(空值/empty)"] += n
             elif how and raw is not None and code is not None:
                 mapped[raw] = {"code": code, "how": how}
-        counts = dict(Counter(statuses))
-        return Classified(codes, raws, statuses, counts, dict(unmapped), mapped)
+        return Classified(codes, raws, statuses, dict(counts), dict(unmapped), mapped)
 
 
 def unclassified(n: int) -> Classified:

@@ -8,6 +8,7 @@ deployment extent, classify, then COPY in the caller's transaction.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,13 +31,13 @@ from gis_platform.core.crs import (
 from gis_platform.core.errors import CRSError, ExtentError, InputError, Problem
 from gis_platform.core.settings import Settings
 from layers import raster as raster_io
-from layers.load import copy_features
+from layers.load import PartitionWriter
 from layers.readers import check_upload, is_raster, read_source, source_sha256
 from layers.sources import ReadResult
-from layers.validate import check_vertex_limits, validate_geometries
+from layers.validate import GeometryChecker, check_vertex_limits
 
 from . import queries
-from .code_tables import Classifier, unclassified
+from .code_tables import Classified, Classifier, unclassified
 from .models import Layer, LayerVersion
 from .service import get_or_create_layer
 
@@ -97,28 +98,23 @@ def settle_crs(result: ReadResult, given: str | None, display: str, settings: Se
     return result.crs, notes
 
 
-def check_extent(
-    raw: np.ndarray, geoms: np.ndarray, labels: list[str], src: CRS, display: str, settings: Settings
-) -> None:
-    """Refuse when any feature lands outside the deployment extent; name the likely cause."""
+def extent_error(
+    raw: np.ndarray, bad: list[int], labels: Sequence[str], src: CRS, display: str, settings: Settings
+) -> ExtentError:
+    """The error for features outside the deployment extent, naming the likely cause."""
     extent = deployment_extent(settings)
-    inside = shapely.contains(extent.store, geoms)  # prepared extent: fast
-    bad = np.flatnonzero(~inside)
-    if bad.size == 0:
-        return
-    hints = diagnose(sample_points(raw[bad]), src, settings)
+    hints = diagnose(sample_points(raw[np.asarray(bad)]), src, settings)
     if hints:
-        h = hints[0]
-        cause_zh, cause_en = h.cause_zh, h.cause_en
+        cause_zh, cause_en = hints[0].cause_zh, hints[0].cause_en
     else:
         cause_zh = "在所试的任何坐标系下都不在辖区内，请检查数据来源"
         cause_en = "it does not fit the deployment in any CRS tried; check where the data comes from"
     lon0, lat0, lon1, lat1 = extent.lonlat
     problems = [Problem("位于辖区范围之外", "outside the deployment extent", labels[i]) for i in bad[:20]]
-    raise ExtentError(
-        f"{bad.size} 个要素按 {crs_label(src)} 投影后落在{settings.city_name}范围"
+    return ExtentError(
+        f"{len(bad)} 个要素按 {crs_label(src)} 投影后落在{settings.city_name}范围"
         f"（{lon0}–{lon1}°E, {lat0}–{lat1}°N）之外。可能原因：{cause_zh}",
-        f"{bad.size} feature(s) fall outside the deployment extent ({lon0}–{lon1}°E, "
+        f"{len(bad)} feature(s) fall outside the deployment extent ({lon0}–{lon1}°E, "
         f"{lat0}–{lat1}°N) when read as {crs_label(src)}. Likely cause: {cause_en}",
         file=display,
         problems=problems,
@@ -139,8 +135,26 @@ def _class_values(result: ReadResult, class_field: str | None, display: str) -> 
             for v in result.frame[class_field].tolist()]
 
 
+CHUNK = 20_000
+
+
+def _classify(classifier: Classifier | None, values: list[Any] | None, n: int) -> Classified:
+    if values is not None and classifier is not None:
+        return classifier.classify(values)
+    if values is not None:
+        out = unclassified(n)
+        out.raw = [None if v is None else str(v) for v in values]
+        return out
+    return unclassified(n)
+
+
 def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVersion:
-    """Load one file as a new version of ``req.plan``/``req.layer`` in the session's transaction."""
+    """Load one file as a new version of ``req.plan``/``req.layer`` in the session's transaction.
+
+    Features flow in chunks: check, repair (on request), reproject, check the extent, classify
+    and COPY, so the database parses one chunk while the next is prepared. Every problem of the
+    whole file is gathered; if there is any, the COPY is aborted and nothing is stored.
+    """
     display = req.display_name or req.path.name
     limits = settings.limits
     check_upload(req.path, limits, display)
@@ -152,22 +166,11 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
             req.path, limits, Path(tmp), source_layer=req.source_layer,
             encoding=req.encoding, display_name=display,
         )
-    labels = [result.feature_label(i) for i in range(len(result.frame))]
+    n = len(result.frame)
+    labels = result.labels()
     raw = np.asarray(result.frame.geometry.values)
     check_vertex_limits(raw, labels, limits, display)
     src, crs_notes = settle_crs(result, req.crs, display, settings)
-    validated = validate_geometries(
-        raw, labels, family=req.geometry, file=display, repair=req.repair,
-        repairable=result.repairable,
-    )
-    dst = store_crs(settings)
-    z_notes: list[Problem] = []
-    if shapely.has_z(validated.geoms).any():
-        validated.geoms = shapely.force_2d(validated.geoms)
-        z_notes.append(Problem("已去除 Z 坐标（平台按平面计算面积）",
-                               "Z coordinates dropped (areas are planar)"))
-    geoms = reproject(validated.geoms, src, dst)
-    check_extent(validated.geoms, geoms, labels, src, display, settings)
 
     layer = get_or_create_layer(
         session, plan_code=req.plan, layer_name=req.layer, data_kind="vector",
@@ -177,27 +180,63 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
     class_field = req.class_field or layer.class_field
     scheme = req.scheme or layer.class_scheme
     values = _class_values(result, class_field, display)
-    if values is not None and scheme:
-        classified = Classifier(session, scheme).classify(values)
-    elif values is not None:
-        classified = unclassified(len(values))
-        classified.raw = [None if v is None else str(v) for v in values]
-    else:
-        classified = unclassified(len(geoms))
-
+    classifier = Classifier(session, scheme) if values is not None and scheme else None
     session.execute(queries.lock_layer(layer.id))
     number = session.execute(queries.next_version(layer.id)).scalar_one()
-    areas = shapely.area(geoms) if req.geometry == "polygon" else None
-    b = shapely.total_bounds(geoms)
-    extent_wkt = shapely.to_wkt(shapely.box(*b)) if np.all(np.isfinite(b)) else None
+    version_id = session.execute(queries.new_version_id()).scalar_one()
+
+    attrs = result.frame.drop(columns=[result.frame.geometry.name])
+    checker = GeometryChecker(family=req.geometry, file=display, repair=req.repair,
+                              repairable=result.repairable)
+    dst = store_crs(settings)
+    extent = deployment_extent(settings)
+    outside: list[int] = []
+    had_z = False
+    summary = unclassified(0)
+    summary.counts = {}
+    area_sum = 0.0
+    bounds = np.array([np.inf, np.inf, -np.inf, -np.inf])
+    with PartitionWriter(session, version_id, settings.store_srid) as writer:
+        for start in range(0, n, CHUNK):
+            stop = min(start + CHUNK, n)
+            chunk = checker.check(raw[start:stop], labels[start:stop], offset=start)
+            if checker.failed:
+                continue  # keep checking to report every problem; nothing more is sent
+            if shapely.has_z(chunk).any():
+                chunk, had_z = shapely.force_2d(chunk), True
+            geoms = reproject(chunk, src, dst)
+            bad = np.flatnonzero(~shapely.contains(extent.store, geoms))
+            if bad.size or outside:
+                outside.extend(int(start + i) for i in bad)
+                continue
+            classified = _classify(classifier, None if values is None else values[start:stop],
+                                   stop - start)
+            summary.merge(classified)
+            if req.geometry == "polygon":
+                area_sum += float(shapely.area(geoms).sum())
+            b = shapely.total_bounds(geoms)
+            bounds = np.array([min(bounds[0], b[0]), min(bounds[1], b[1]),
+                               max(bounds[2], b[2]), max(bounds[3], b[3])])
+            writer.write(geoms, attrs.iloc[start:stop], classified.code, classified.raw,
+                         classified.status)
+        if checker.failed:
+            raise checker.error()
+        if outside:
+            raise extent_error(raw, outside, labels, src, display, settings)
+
+    notes = result.notes + crs_notes
+    if had_z:
+        notes.append(Problem("已去除 Z 坐标（平台按平面计算面积）", "Z coordinates dropped (areas are planar)"))
     report = {
-        "notes": [p.as_dict() for p in result.notes + crs_notes + z_notes],
-        "repairs": [r.as_dict() for r in validated.repairs],
-        "classes": classified.report(),
+        "notes": [p.as_dict() for p in notes],
+        "repairs": [r.as_dict() for r in checker.repairs],
+        "classes": summary.report(),
         "encoding_reason": result.meta.get("encoding_reason"),
         "reader": {k: v for k, v in result.meta.items() if k != "encoding_reason"},
     }
+    extent_wkt = shapely.to_wkt(shapely.box(*bounds)) if np.all(np.isfinite(bounds)) else None
     version = LayerVersion(
+        id=version_id,
         layer_id=layer.id,
         version=number,
         source_name=display,
@@ -206,8 +245,8 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
         source_layer=result.source_layer,
         source_crs=crs_label(src),
         encoding=result.encoding,
-        feature_count=len(geoms),
-        total_area_m2=float(areas.sum()) if areas is not None else None,
+        feature_count=writer.rows,
+        total_area_m2=area_sum if req.geometry == "polygon" else None,
         extent=f"SRID={settings.store_srid};{extent_wkt}" if extent_wkt else None,
         loaded_by=req.actor or audit.current_actor(),
         options={
@@ -218,15 +257,10 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
     )
     session.add(version)
     session.flush()
-    attrs = result.frame.drop(columns=[result.frame.geometry.name])
-    copy_features(
-        session, version_id=version.id, srid=settings.store_srid, geoms=geoms,
-        attrs=attrs, class_code=classified.code,
-        class_raw=classified.raw, class_status=classified.status,
-    )
+    writer.attach()
     audit.record(
         session, "layer.load", f"{req.plan}/{req.layer}@{number}", actor=req.actor,
-        source=display, sha256=sha, features=len(geoms), repairs=len(validated.repairs),
+        source=display, sha256=sha, features=writer.rows, repairs=len(checker.repairs),
     )
     return version
 

@@ -51,6 +51,11 @@ def next_version(layer_id: int) -> Select:
     )
 
 
+def new_version_id() -> Select:
+    """Reserve the id of a layer version before its features are written."""
+    return select(func.nextval(func.pg_get_serial_sequence("layer_versions", "id")))
+
+
 def versions_of(layer_id: int) -> Select:
     """All versions of a layer, oldest first."""
     return select(LayerVersion).where(LayerVersion.layer_id == layer_id).order_by(LayerVersion.version)
