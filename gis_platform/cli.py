@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import subprocess
 import sys
@@ -273,8 +274,13 @@ def layers_list(ctx: Ctx, plan: str | None) -> None:
         out = []
         for r in rows:
             cur = r["current"]
-            out.append(f"{r['ref']:<40} {r['data_kind']:<6} v{cur['version'] if cur else '-'} "
-                       f"{(str(cur['feature_count']) + ctx.t(' 要素', ' features')) if cur else ''}  {r['title'] or ''}")
+            size = ""
+            if cur and cur.get("raster_meta"):
+                m = cur["raster_meta"]
+                size = f"{m['width']}×{m['height']} {ctx.t('像元', 'pixels')}, {m['resolution'][0]:g} m"
+            elif cur:
+                size = f"{cur['feature_count']} {ctx.t('要素', 'features')}"
+            out.append(f"{r['ref']:<40} {r['data_kind']:<6} v{cur['version'] if cur else '-'} {size}  {r['title'] or ''}")
         return "\n".join(out) or ctx.t("（无图层）", "(no layers)")
 
     ctx.out(rows, text)
@@ -345,11 +351,13 @@ def demo_load(ctx: Ctx, out_dir: Path | None) -> None:
     out_dir = out_dir or ctx.settings.home_abs / "demo"
     script = REPO_ROOT / "data" / "make_demo.py"
     manifest = REPO_ROOT / "data" / "demo_manifest.yaml"
-    if not (out_dir / ".complete").exists():
+    marker = out_dir / ".complete"
+    stamp = hashlib.sha256(script.read_bytes()).hexdigest()
+    if not marker.exists() or marker.read_text().strip() != stamp:
         res = subprocess.run([sys.executable, str(script), "--out", str(out_dir)], capture_output=True, text=True)
         if res.returncode != 0:
             raise PlatformError(f"生成演示数据失败：{res.stderr[-800:]}", f"demo generation failed: {res.stderr[-800:]}")
-        (out_dir / ".complete").write_text("ok\n")
+        marker.write_text(stamp + "\n")
     engine = open_store(ctx.settings)
 
     def progress(o: Any) -> None:

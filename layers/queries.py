@@ -53,16 +53,3 @@ CLASS_SUMMARY = text(
     ORDER BY class_status, class_code NULLS LAST, class_raw
     """
 )
-
-TABLE_COUNTS = text(
-    """
-    SELECT relname, n FROM (
-        SELECT 'plans' AS relname, count(*) AS n FROM plans
-        UNION ALL SELECT 'layers', count(*) FROM layers
-        UNION ALL SELECT 'layer_versions', count(*) FROM layer_versions
-        UNION ALL SELECT 'features', count(*) FROM features
-        UNION ALL SELECT 'audit_log', count(*) FROM audit_log
-        UNION ALL SELECT 'code_mappings', count(*) FROM code_mappings
-    ) t
-    """
-)

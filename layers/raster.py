@@ -37,6 +37,7 @@ class PreparedRaster:
     extent_wkt: str
     meta: dict[str, Any]
     notes: list[dict[str, Any]] = field(default_factory=list)
+    created: Path | None = None
 
 
 def _sha256(path: Path) -> str:
@@ -133,9 +134,12 @@ def store_cog(prepared: PreparedRaster, settings: Settings) -> Path:
         prepared.tmp_path.unlink(missing_ok=True)
     else:
         shutil.move(prepared.tmp_path, final)
+        prepared.created = final
     return final
 
 
 def discard(prepared: PreparedRaster) -> None:
-    """Remove the temporary COG after a failed load."""
+    """Remove what a failed load wrote: the temporary COG and a newly stored one."""
     prepared.tmp_path.unlink(missing_ok=True)
+    if prepared.created is not None:
+        prepared.created.unlink(missing_ok=True)

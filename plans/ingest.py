@@ -283,14 +283,14 @@ def _ingest_raster(session: Session, settings: Settings, req: IngestRequest, dis
     sha = source_sha256(req.path)
     given = parse_crs(req.crs, file=display) if req.crs else None
     prepared = raster_io.prepare_cog(req.path, settings, given, display)
-    layer: Layer = get_or_create_layer(
-        session, plan_code=req.plan, layer_name=req.layer, data_kind="raster",
-        class_field=None, scheme=None, theme=req.theme, title=req.title,
-        plan_kind=req.plan_kind, actor=req.actor,
-    )
-    session.execute(queries.lock_layer(layer.id))
-    number = session.execute(queries.next_version(layer.id)).scalar_one()
     try:
+        layer: Layer = get_or_create_layer(
+            session, plan_code=req.plan, layer_name=req.layer, data_kind="raster",
+            class_field=None, scheme=None, theme=req.theme, title=req.title,
+            plan_kind=req.plan_kind, actor=req.actor,
+        )
+        session.execute(queries.lock_layer(layer.id))
+        number = session.execute(queries.next_version(layer.id)).scalar_one()
         final = raster_io.store_cog(prepared, settings)
         version = LayerVersion(
             layer_id=layer.id, version=number, source_name=display, source_sha256=sha,
@@ -304,6 +304,7 @@ def _ingest_raster(session: Session, settings: Settings, req: IngestRequest, dis
         session.flush()
         audit.record(session, "layer.load", f"{req.plan}/{req.layer}@{number}", actor=req.actor,
                      source=display, sha256=sha, raster=True)
+        session.flush()
     except BaseException:
         raster_io.discard(prepared)
         raise

@@ -231,3 +231,45 @@ def test_unmapped_codes_are_kept_and_reported(store, tmp_path, uid):
 
 def test_os_environment_is_isolated(settings):
     assert str(settings.home_abs).startswith(os.environ["GISPLAT_HOME"].rstrip("/"))
+
+
+TXT_HEAD = (
+    "[属性描述]\n坐标系=2000国家大地坐标系\n几度分带=3\n投影类型=高斯克吕格\n计量单位=米\n带号={zone}\n"
+    "[地块坐标]\n5,0.0100,1,地块1,面,,,,@\n"
+)
+
+
+def _txt(path: Path, rows: list[tuple[float, float]], zone: int = 35) -> Path:
+    body = "".join(f"J{i + 1},1,{x:.3f},{y:.3f}\n" for i, (x, y) in enumerate(rows))
+    path.write_bytes((TXT_HEAD.format(zone=zone) + body).encode("gbk"))
+    return path
+
+
+SQUARE_XY = [(N0, E0), (N0, E0 + 10), (N0 + 10, E0 + 10), (N0 + 10, E0), (N0, E0)]
+
+
+def test_coordinate_txt_refusals_store_nothing(tmp_path, refuses):
+    swapped = _txt(tmp_path / "swapped.txt", [(y, x) for x, y in SQUARE_XY])
+    assert "swapped" in refuses(swapped, CRSError).en
+    zone = _txt(tmp_path / "zone.txt", SQUARE_XY, zone=36)
+    err = refuses(zone, CRSError)
+    assert "36" in err.en and "35" in err.en
+    unclosed = _txt(tmp_path / "open.txt", SQUARE_XY[:-1])
+    assert "not closed" in refuses(unclosed, GeometryError).message("en")
+
+
+def test_coordinate_txt_loads_when_clean(store, tmp_path, refuses):
+    ok = _txt(tmp_path / "ok.txt", SQUARE_XY)
+    v = store.ingest(ok, refuses.plan, "layer")
+    assert v.total_area_m2 == pytest.approx(100.0, abs=0.01)
+
+
+def test_open_dxf_polyline_is_refused(tmp_path, refuses):
+    import ezdxf
+
+    doc = ezdxf.new()
+    line = doc.modelspace().add_lwpolyline([(E0, N0), (E0 + 10, N0), (E0 + 10, N0 + 10)], close=False)
+    path = tmp_path / "open.dxf"
+    doc.saveas(path)
+    err = refuses(path, GeometryError, crs="EPSG:4523")
+    assert any(line.dxf.handle in (p.feature or "") for p in err.problems)

@@ -211,3 +211,19 @@ def test_export_then_ingest_gives_the_same_features_and_areas(store, data_dir, t
     back = store.properties(plan, "again")
     assert [p["DKMC"] for p in back] == [p["DKMC"] for p in src]
     assert pyogrio.read_info(out if fmt != "shp" else f"/vsizip/{out}")["features"] == 2
+
+
+def test_refused_raster_leaves_no_file(store, tmp_path, uid, settings):
+    path = tmp_path / "dem2.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=20, height=20, count=1, dtype="float32",
+                       crs="EPSG:4523", transform=from_origin(E0, N0 + 200, 10, 10)) as dst:
+        dst.write(np.full((20, 20), 7.5, dtype="float32"), 1)
+    plan = store.plan(f"p-{uid}", kind="base")
+    store.ingest(write_vector(tmp_path / "v.geojson", [square(E0, N0, 10)], "EPSG:4523"), plan, "dem")
+    before_files = set(settings.raster_dir.glob("*.tif")) if settings.raster_dir.exists() else set()
+    before = store.counts()
+    with pytest.raises(InputError, match="vector"):
+        store.ingest(path, plan, "dem")  # a raster into a vector layer
+    assert store.counts() == before
+    after_files = set(settings.raster_dir.glob("*.tif")) if settings.raster_dir.exists() else set()
+    assert after_files == before_files
