@@ -39,41 +39,43 @@ def _escape_json(lines: list[str]) -> list[str]:
     return [s.replace("\\", "\\\\") if "\\" in s else s for s in lines]
 
 
-def _splittable(attrs: pd.DataFrame) -> bool:
-    """True when '},{' can only occur between records of the JSON array."""
-    if any("},{" in c for c in attrs.columns):
-        return False
+def _flat_scalars(attrs: pd.DataFrame) -> bool:
+    """True when every value is a scalar, so each record dumps as one flat JSON object."""
     for col in attrs.columns:
         series = attrs[col]
-        if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
-            values = series.dropna()
-            if not all(isinstance(v, (str, int, float, bool)) for v in values.head(50)):
-                return False
-            if values.astype(str).str.contains("},{", regex=False).any():
+        if series.dtype == object:
+            kind = pd.api.types.infer_dtype(series, skipna=True)
+            if kind not in ("string", "empty", "integer", "floating", "boolean", "mixed-integer-float"):
                 return False
     return True
 
 
-def properties_json(attrs: pd.DataFrame) -> list[str]:
-    """One JSON object per row (attribute names and values are data, never SQL)."""
+def properties_json(attrs: pd.DataFrame, *, escape_for_copy: bool = False) -> list[str]:
+    """One JSON object per row (attribute names and values are data, never SQL).
+
+    With ``escape_for_copy`` the backslashes are doubled for COPY's text format (JSON text never
+    holds raw tabs or newlines, so nothing else needs escaping).
+    """
     n = len(attrs)
     if attrs.shape[1] == 0:
         return ["{}"] * n
     attrs = attrs.copy()
     attrs.columns = [str(c) for c in attrs.columns]
-    if n and _splittable(attrs):
-        # One C-level dump of the whole array, split between records: much faster than
-        # pandas' lines=True post-processing.
+    if n and _flat_scalars(attrs):
+        # One C-level dump of the whole array, split between records. Each boundary is one
+        # '},{'; when the text holds exactly n-1 of them, no value contains one.
         text = attrs.to_json(orient="records", force_ascii=False, date_format="iso")
+        if escape_for_copy and "\\" in text:
+            text = text.replace("\\", "\\\\")
         body = text[2:-2]
-        lines = ["{" + part + "}" for part in body.split("},{")] if body else ["{}"] * n
-        if len(lines) == n:
-            return lines
+        if body.count("},{") == n - 1:
+            parts = body.split("},{")
+            return ["{" + part + "}" for part in parts]
     text = attrs.to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return lines
+    return _escape_json(lines) if escape_for_copy else lines
 
 
 class PartitionWriter:
@@ -120,7 +122,7 @@ class PartitionWriter:
         wkb = shapely.to_wkb(geoms, byte_order=1, include_srid=False)
         code = _escape_all(list(class_code))
         raw_ = _escape_all(list(class_raw))
-        props = _escape_json(properties_json(attrs))
+        props = properties_json(attrs, escape_for_copy=True)
         vid, sh, base = self.version_id, self.srid_hex, self.rows
         rows = []
         for i in range(len(geoms)):
