@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from gis_platform.core.db import embedded_cluster, session_scope
-from plans.bootstrap import prepare_store as open_store
+from conflict_checks.bootstrap import prepare_store as open_store
 from gis_platform.core.errors import PlatformError
 from gis_platform.core.settings import Settings, get_settings
 
@@ -216,6 +216,7 @@ def plans_show(ctx: Ctx, code: str) -> None:
 @click.option("--source-layer", help="多图层文件中的图层 / layer inside a multi-layer file")
 @click.option("--geometry", type=click.Choice(["polygon", "line", "point"]), default="polygon", show_default=True)
 @click.option("--repair", is_flag=True, help="显式修复无效几何并报告面积变化 / repair invalid geometry explicitly")
+@click.option("--coverage", help="数据覆盖范围 features|extent|PLAN/LAYER / where the layer has data")
 @command
 def ingest_cmd(ctx: Ctx, path: Path, **opts: Any) -> None:
     """载入文件为图层的新版本 / load a file as a new layer version."""
@@ -332,6 +333,156 @@ def export_cmd(ctx: Ctx, layer: str, fmt: str, out: Path, version: int | None) -
     ctx.out({"layer": layer, "version": number, "features": len(frame), "out": str(path)},
             ctx.t(f"已导出 {layer} 第 {number} 版（{len(frame)} 个要素）到 {path}",
                   f"exported {layer} version {number} ({len(frame)} features) to {path}"))
+
+
+# --------------------------------------------------------------------------- check
+def _check_text(ctx: Ctx, r: dict[str, Any]) -> str:
+    from conflict_checks.schemas import SEVERITIES, STATES, VERDICTS
+
+    zh = ctx.lang == "zh"
+    out = [ctx.t(f"检查记录 {r['run_id']}（用地 {r['area']['plane_area_m2']:,.2f} m² / {r['area']['plane_area_ha']:.4f} ha）",
+                 f"check run {r['run_id']} (site {r['area']['plane_area_m2']:,.2f} m² / {r['area']['plane_area_ha']:.4f} ha)"),
+           ctx.t("结论：", "verdict: ") + VERDICTS[r["verdict"]][0 if zh else 1]]
+    for reason in r["reasons"]:
+        out.append(f"  [{SEVERITIES[reason['severity']][0 if zh else 1]}] {reason['zh'] if zh else reason['en']}")
+    out.append(ctx.t("图层：", "layers:"))
+    for f in r["layers"]:
+        state = STATES[f["state"]][0 if zh else 1]
+        out.append(f"  {f['title']:<16} {state:<6} {f['area_m2']:>14,.2f} m² {f['share']:>8.2%}  "
+                   f"{SEVERITIES[f['severity']][0 if zh else 1]}  {f['ref'] or ''}")
+        for c in f["classes"]:
+            if c["sliver"]:
+                continue
+            label = c["class_code"] or c["class_raw"] or ""
+            out.append(f"      {label:<10} {c['class_name'] or '':<12} {c['area_m2']:>12,.2f} m² {c['share']:>8.2%}")
+    s = r.get("slope")
+    if s and s["state"] != "no_data":
+        out.append(ctx.t(f"坡度：>{s['threshold_deg']:g}° 占 {s['share_above']:.1%}，平均 {s['mean_deg']}°，最大 {s['max_deg']}°",
+                         f"slope: {s['share_above']:.1%} above {s['threshold_deg']:g}°, mean {s['mean_deg']}°, max {s['max_deg']}°"))
+    return "\n".join(out)
+
+
+@main.command("check")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.option("--use", "proposed_use", help="拟用地性质（2023 用地用海代码）/ proposed use code")
+@click.option("--type", "project_type", default="ordinary", show_default=True,
+              type=click.Choice(["ordinary", "linear_infrastructure", "village", "major_project"]))
+@click.option("--project-code", help="项目代码 / project code")
+@click.option("--name", help="项目名称 / project name")
+@click.option("--applicant", help="建设单位 / applicant")
+@click.option("--declared-area", type=float, help="申报面积 m²（TXT 文件默认取地块面积）/ declared area m²")
+@click.option("--crs", help="文件未声明坐标系时指定 / CRS when the file has none")
+@click.option("--encoding", help="属性编码 / attribute encoding")
+@click.option("--source-layer", help="多图层文件中的图层 / layer inside a multi-layer file")
+@click.option("--batch", is_flag=True, help="每个要素作为一个候选用地 / one site per feature")
+@click.option("--as-of", "as_of", type=click.DateTime(), help="按此时刻的数据版本检查 / use the data as of this time")
+@click.option("--rerun", type=int, help="用原数据版本与规则重新运行记录 / re-run a stored check")
+@click.option("--report", "report", type=click.Path(path_type=Path), help="写出可打印 HTML 报告 / write the HTML report")
+@command
+def check_cmd(ctx: Ctx, path: Path | None, proposed_use: str | None, project_type: str,
+              project_code: str | None, name: str | None, applicant: str | None,
+              declared_area: float | None, crs: str | None, encoding: str | None,
+              source_layer: str | None, batch: bool, as_of: dt.datetime | None, rerun: int | None,
+              report: Path | None) -> None:
+    """用地预审选址检查 / site pre-check of a project boundary."""
+    from conflict_checks.precheck import rerun_check, run_check
+    from conflict_checks.schemas import ProjectMeta
+    from conflict_checks.site import sites_from_file
+
+    engine = open_store(ctx.settings)
+    results = []
+    if rerun is not None:
+        with session_scope(engine) as s:
+            results.append(rerun_check(s, ctx.settings, rerun))
+    else:
+        if path is None:
+            raise PlatformError("请给出用地范围文件或 --rerun", "give a boundary file or --rerun")
+        meta = ProjectMeta(project_code=project_code, name=name, applicant=applicant,
+                           proposed_use=proposed_use, project_type=project_type,  # type: ignore[arg-type]
+                           declared_area_m2=declared_area)
+        sites = sites_from_file(path, ctx.settings, crs=crs, encoding=encoding,
+                                source_layer=source_layer, batch=batch)
+        when = as_of.replace(tzinfo=dt.datetime.now().astimezone().tzinfo) if as_of else None
+        for site in sites:
+            m = meta.model_copy(update={"name": meta.name or site.label})
+            with session_scope(engine) as s:
+                results.append(run_check(s, ctx.settings, site, m, as_of=when))
+    rows = [r.model_dump(mode="json") for r in results]
+    if report is not None:
+        from conflict_checks.report import write_report
+
+        with session_scope(engine) as s:
+            write_report(s, ctx.settings, rows[0]["run_id"], report, lang=ctx.lang)
+    ctx.out(rows if batch else rows[0], lambda: "\n\n".join(_check_text(ctx, r) for r in rows))
+
+
+@main.command("applies")
+@click.option("--point", nargs=2, type=float, help="经度 纬度（或 --crs 下的 x y）/ lon lat, or x y in --crs")
+@click.option("--file", "path", type=click.Path(path_type=Path), help="面范围文件 / an area file")
+@click.option("--crs", default=None, help="--point 的坐标系（默认 EPSG:4490）/ CRS of --point (default EPSG:4490)")
+@click.option("--type", "project_type", default="ordinary", show_default=True,
+              type=click.Choice(["ordinary", "linear_infrastructure", "village", "major_project"]))
+@command
+def applies_cmd(ctx: Ctx, point: tuple[float, float] | None, path: Path | None, crs: str | None,
+                project_type: str) -> None:
+    """此处适用的全部规划与管控要求 / what applies at a point or in an area."""
+    from conflict_checks.applies import what_applies
+    from conflict_checks.site import point_in_store, sites_from_file
+
+    if (point is None) == (path is None):
+        raise PlatformError("请给出 --point 或 --file 之一", "give either --point or --file")
+    engine = open_store(ctx.settings)
+    if point is not None:
+        geom = point_in_store(point[0], point[1], crs or "EPSG:4490", ctx.settings)
+    else:
+        geom = sites_from_file(path, ctx.settings, crs=crs)[0].geom  # type: ignore[arg-type]
+    with session_scope(engine) as s:
+        res = what_applies(s, ctx.settings, geom, project_type).model_dump(mode="json")
+
+    def text() -> str:
+        from conflict_checks.schemas import SEVERITIES
+
+        out = []
+        for f in res["features"]:
+            cls = f["class_code"] or f["class_raw"] or ""
+            area = f" {f['area_m2']:,.2f} m²" if f["area_m2"] else ""
+            out.append(f"{f['ref']:<36} v{f['version']} #{f['feature_no']:<6} {cls:<10} {f['class_name'] or ''}"
+                       f"{area}  {SEVERITIES[f['severity']][0 if ctx.lang == 'zh' else 1]}")
+        if res["missing_themes"]:
+            out.append(ctx.t("无数据（未载入）：", "no data (not loaded): ") + ", ".join(res["missing_themes"]))
+        return "\n".join(out) or ctx.t("此处没有任何图层要素", "no feature of any layer here")
+
+    ctx.out(res, text)
+
+
+@main.group()
+def rules() -> None:
+    """检查规则 / pre-check rules."""
+
+
+@rules.command("list")
+@command
+def rules_list(ctx: Ctx) -> None:
+    """列出规则 / list rules."""
+    from conflict_checks.rules import list_rules
+
+    with session_scope(open_store(ctx.settings)) as s:
+        rows = list_rules(s)
+    ctx.out(rows, lambda: "\n".join(
+        f"{r['key']:<28} {r['theme']:<28} {r['when']:<8} {r['severity']:<15} {','.join(r['classes'] or [])} "
+        f"{','.join(r['project_types'] or [])}" for r in rows))
+
+
+@rules.command("load")
+@click.argument("path", type=click.Path(path_type=Path, exists=True), required=False)
+@command
+def rules_load(ctx: Ctx, path: Path | None) -> None:
+    """从 YAML 载入/更新规则 / load or update rules from YAML."""
+    from conflict_checks.rules import RULES_FILE, load_rules
+
+    with session_scope(open_store(ctx.settings)) as s:
+        n = load_rules(s, path or RULES_FILE)
+    ctx.out({"rules": n}, ctx.t(f"已载入 {n} 条规则", f"{n} rules loaded"))
 
 
 # --------------------------------------------------------------------------- demo

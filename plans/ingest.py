@@ -61,6 +61,7 @@ class IngestRequest:
     plan_kind: str | None = None
     display_name: str | None = None
     actor: str | None = None
+    coverage: str | None = None
 
 
 def _crs_error(result: ReadResult, display: str, settings: Settings) -> CRSError:
@@ -175,7 +176,7 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
     layer = get_or_create_layer(
         session, plan_code=req.plan, layer_name=req.layer, data_kind="vector",
         class_field=req.class_field, scheme=req.scheme, theme=req.theme, title=req.title,
-        plan_kind=req.plan_kind, actor=req.actor,
+        plan_kind=req.plan_kind, actor=req.actor, coverage=req.coverage,
     )
     class_field = req.class_field or layer.class_field
     scheme = req.scheme or layer.class_scheme

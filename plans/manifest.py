@@ -94,7 +94,7 @@ def load_manifest(
                             class_field=lyr.get("class_field"), scheme=lyr.get("scheme"),
                             theme=lyr.get("theme"), title=lyr.get("title"), crs=lyr.get("crs"),
                             encoding=lyr.get("encoding"), source_layer=lyr.get("source_layer"),
-                            geometry=lyr.get("geometry", "polygon"),
+                            geometry=lyr.get("geometry", "polygon"), coverage=lyr.get("coverage"),
                         ))
                         outcome = ManifestOutcome(ref, "loaded", v.version, v.feature_count)
             except PlatformError as exc:

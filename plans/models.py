@@ -127,6 +127,7 @@ class Layer(Base):
     theme: Mapped[str | None] = mapped_column(String(60))
     class_scheme: Mapped[str | None] = mapped_column(ForeignKey("class_schemes.code"))
     class_field: Mapped[str | None] = mapped_column(Text)
+    coverage: Mapped[str] = mapped_column(Text, default="extent")
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -80,6 +80,7 @@ class LayerPublic(BaseModel):
     theme: str | None
     class_scheme: str | None
     class_field: str | None
+    coverage: str
     versions: list[VersionPublic]
 
     @classmethod
@@ -88,5 +89,6 @@ class LayerPublic(BaseModel):
         return cls(
             ref=f"{plan.code}/{layer.name}", plan=plan.code, name=layer.name, title=layer.title,
             data_kind=layer.data_kind, theme=layer.theme, class_scheme=layer.class_scheme,
-            class_field=layer.class_field, versions=[VersionPublic.of(v) for v in versions],
+            class_field=layer.class_field, coverage=layer.coverage,
+            versions=[VersionPublic.of(v) for v in versions],
         )

@@ -109,8 +109,16 @@ def get_or_create_layer(
     title: str | None,
     plan_kind: str | None = None,
     actor: str | None = None,
+    coverage: str | None = None,
 ) -> Layer:
-    """The layer to load into, created on first load (its plan too, when ``plan_kind`` is given)."""
+    """The layer to load into, created on first load (its plan too, when ``plan_kind`` is given).
+
+    ``coverage`` says where the layer has data: ``features`` (wall-to-wall layers), ``extent``
+    (the bounding box of each version) or ``layer:PLAN/LAYER``. Given on a later load, it
+    replaces the layer's setting.
+    """
+    if coverage is not None:
+        coverage = normalise_coverage(coverage)
     name = layer_name.strip()
     if not name or len(name) > 200:
         raise InputError("图层名不能为空且不超过 200 个字符", "layer name must be 1–200 characters")
@@ -134,6 +142,7 @@ def get_or_create_layer(
         layer = Layer(
             plan_id=plan.id, name=name, title=title or name, data_kind=data_kind,
             class_field=class_field, class_scheme=scheme, theme=theme,
+            coverage=coverage or default_coverage(theme),
         )
         session.add(layer)
         session.flush()
@@ -144,7 +153,35 @@ def get_or_create_layer(
             f"图层“{plan_code}/{name}”是{ '栅格' if layer.data_kind == 'raster' else '矢量'}图层，不能载入此类文件",
             f"layer '{plan_code}/{name}' is a {layer.data_kind} layer; this file cannot be loaded into it",
         )
+    if coverage is not None and coverage != layer.coverage:
+        audit.record(session, "layer.coverage", f"{plan_code}/{name}", actor=actor,
+                     before=layer.coverage, after=coverage)
+        layer.coverage = coverage
     return layer
+
+
+# Themes whose layers cover their area wall to wall: where they have no feature, they have no data.
+WALL_TO_WALL = {"current_land_use", "planned_land_use", "land_use_zone", "construction_control_zone",
+                "urban_land_use", "admin_county", "coverage_area"}
+
+
+def default_coverage(theme: str | None) -> str:
+    """Coverage of a new layer when none is given: features for wall-to-wall themes, else extent."""
+    return "features" if theme in WALL_TO_WALL else "extent"
+
+
+def normalise_coverage(value: str) -> str:
+    """``features``, ``extent`` or ``layer:PLAN/LAYER`` (a bare PLAN/LAYER is accepted)."""
+    v = value.strip()
+    if v in ("features", "extent"):
+        return v
+    ref = v[len("layer:"):] if v.startswith("layer:") else v
+    if "/" not in ref or not ref.split("/", 1)[1]:
+        raise InputError(
+            f"覆盖范围“{value}”无效；应为 features、extent 或 规划代码/图层名",
+            f"coverage '{value}' is not features, extent or PLAN/LAYER",
+        )
+    return "layer:" + ref
 
 
 def layer_versions(session: Session, layer: Layer) -> list[LayerVersion]:

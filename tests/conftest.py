@@ -41,7 +41,7 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def engine(settings: Settings) -> Iterator[Engine]:
     """The migrated, seeded test store (started once per test session)."""
-    from plans.bootstrap import prepare_store
+    from conflict_checks.bootstrap import prepare_store
 
     try:
         eng = prepare_store(settings)

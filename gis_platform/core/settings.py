@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     lang: str = "zh"
     pg_bin_dir: Path | None = None
     limits: Limits = Field(default_factory=Limits)
+    # Site pre-check: largest site accepted, and the sliver tolerance applied (and reported) to
+    # overlaps: a part smaller than the minimum area, or one that vanishes under an inward
+    # buffer of the given width, is kept for audit but not counted as a finding.
+    check_max_site_area_m2: float = 100_000_000.0
+    check_sliver_min_area_m2: float = 1.0
+    check_sliver_buffer_m: float = 0.05
 
     @property
     def home_abs(self) -> Path:

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from gis_platform import __version__
 from gis_platform.core.settings import Settings, get_settings
-from plans.bootstrap import prepare_store
+from conflict_checks.bootstrap import prepare_store
 
 from .errors import add_exception_handlers
 from .routes import catalogue, pages

@@ -1,0 +1,49 @@
+"""What applies here: every feature of every active layer at a point or in an area."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import shapely
+from sqlalchemy.orm import Session
+
+from gis_platform.core.settings import Settings
+
+from . import queries
+from .precheck import CONTEXT_THEMES, active_layers
+from .rules import RuleBook, rule_ref
+from .schemas import AppliesFeature, AppliesResult
+
+MAX_FEATURES = 5000
+
+
+def what_applies(session: Session, settings: Settings, geom: shapely.Geometry,
+                 project_type: str = "ordinary", limit: int = MAX_FEATURES) -> AppliesResult:
+    """Every overlapping feature (store CRS ``geom``: a point or a polygon) with its rule."""
+    layers = [lyr for lyr in active_layers(session, dt.datetime.now(dt.timezone.utc), None)
+              if lyr.data_kind == "vector"]
+    by_vid = {lyr.version_id: lyr for lyr in layers}
+    rb = RuleBook.load(session)
+    rows = session.execute(queries.APPLIES_FEATURES, {
+        "geom": shapely.to_wkb(geom), "srid": settings.store_srid,
+        "vids": list(by_vid), "limit": limit}).all()
+    pairs = [(by_vid[r.version_id].class_scheme, r.class_code) for r in rows
+             if by_vid[r.version_id].class_scheme and r.class_code]
+    names = {(s, c): n for s, c, n in session.execute(queries.class_names(pairs))}  # type: ignore[arg-type]
+    features = []
+    for r in rows:
+        lyr = by_vid[r.version_id]
+        reference = lyr.plan_status == "superseded"
+        rule = None if reference or lyr.theme in CONTEXT_THEMES else rb.match(
+            lyr.theme, "inside", project_type, r.class_code, r.class_raw)
+        features.append(AppliesFeature(
+            ref=lyr.ref, title=lyr.title, plan_name=lyr.plan_name, plan_status=lyr.plan_status,
+            theme=lyr.theme, version=lyr.version, feature_no=r.feature_no, class_code=r.class_code,
+            class_raw=r.class_raw, class_name=names.get((lyr.class_scheme or "", r.class_code or "")),
+            area_m2=round(float(r.area), 2), properties=r.properties or {},
+            severity="reference" if reference else (rule.severity if rule else "none"),  # type: ignore[arg-type]
+            rule=rule_ref(rule)))
+    present = {lyr.theme for lyr in layers}
+    missing = sorted(rb.themes() - present - {"slope", "planned_land_use", "declared_area"})
+    return AppliesResult(geometry_wkt=geom.wkt[:10_000], query_area_m2=round(float(geom.area), 2),
+                         features=features, missing_themes=missing)

@@ -1,0 +1,142 @@
+"""SQL of the analyses. Overlay runs in PostGIS (GiST, ST_Intersects, then ST_Intersection)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Integer
+
+from plans.models import ClassCode
+
+from .models import CheckRun, Rule, Submission, UseCompatibility
+
+
+def all_rules() -> Select:
+    """Every rule, active or not."""
+    return select(Rule).order_by(Rule.theme, Rule.key)
+
+
+def active_rules() -> Select:
+    """Rules that checks use."""
+    return select(Rule).where(Rule.active.is_(True)).order_by(Rule.theme, Rule.key)
+
+
+def rule_count() -> Select:
+    """How many rules the table holds."""
+    return select(func.count()).select_from(Rule)
+
+
+def compatibility() -> Select:
+    """Use-compatibility rows."""
+    return select(UseCompatibility)
+
+
+DELETE_COMPATIBILITY = text("DELETE FROM use_compatibility")
+
+_LAYER_COLUMNS = """
+    l.id AS layer_id, l.name, l.title, l.theme, l.data_kind, l.coverage, l.class_scheme,
+    p.code AS plan_code, p.name AS plan_name, p.status AS plan_status,
+    v.id AS version_id, v.version, v.source_sha256, v.loaded_at,
+    ST_AsBinary(v.extent) AS extent, v.raster_path, v.feature_count
+"""
+
+LAYERS_AS_OF = text(
+    f"""
+    SELECT DISTINCT ON (l.id) {_LAYER_COLUMNS}
+    FROM layers l
+    JOIN plans p ON p.id = l.plan_id
+    JOIN layer_versions v ON v.layer_id = l.id
+    WHERE p.status <> 'draft' AND v.loaded_at <= :as_of
+    ORDER BY l.id, v.version DESC
+    """
+)
+
+LAYERS_BY_VERSION_IDS = text(
+    f"""
+    SELECT {_LAYER_COLUMNS}
+    FROM layer_versions v
+    JOIN layers l ON l.id = v.layer_id
+    JOIN plans p ON p.id = l.plan_id
+    WHERE v.id = ANY(:vids)
+    ORDER BY l.id
+    """
+).bindparams(bindparam("vids", type_=ARRAY(Integer)))
+
+# Per version and class: the union of the parts of features inside the site. Features wholly
+# inside the site are taken as they are (no intersection to compute); touching features give
+# empty polygonal parts and drop out. Partition pruning keeps each version to its own table.
+SITE_HITS = text(
+    """
+    WITH site AS (SELECT ST_GeomFromWKB(:site, :srid) AS g)
+    SELECT f.version_id, f.class_code, f.class_raw, count(*) AS n,
+           ST_AsBinary(ST_UnaryUnion(ST_Collect(
+               CASE WHEN ST_CoveredBy(f.geom, s.g) THEN f.geom
+                    ELSE ST_CollectionExtract(ST_Intersection(f.geom, s.g), 3) END
+           ))) AS wkb
+    FROM features f CROSS JOIN site s
+    WHERE f.version_id = ANY(:vids) AND ST_Intersects(f.geom, s.g)
+    GROUP BY f.version_id, f.class_code, f.class_raw
+    """
+).bindparams(bindparam("vids", type_=ARRAY(Integer)))
+
+APPLIES_FEATURES = text(
+    """
+    WITH q AS (SELECT ST_GeomFromWKB(:geom, :srid) AS g)
+    SELECT f.version_id, f.feature_no, f.class_code, f.class_raw, f.properties,
+           CASE WHEN ST_Dimension(q.g) = 2 THEN ST_Area(ST_Intersection(f.geom, q.g)) ELSE 0 END AS area
+    FROM features f CROSS JOIN q
+    WHERE f.version_id = ANY(:vids) AND ST_Intersects(f.geom, q.g)
+      AND (ST_Dimension(q.g) < 2 OR NOT ST_Touches(f.geom, q.g))
+    ORDER BY f.version_id, f.feature_no
+    LIMIT :limit
+    """
+).bindparams(bindparam("vids", type_=ARRAY(Integer)))
+
+FEATURE_PROPERTIES_AT = text(
+    """
+    SELECT f.properties FROM features f
+    WHERE f.version_id = :vid AND ST_Intersects(f.geom, ST_GeomFromWKB(:point, :srid))
+    LIMIT 1
+    """
+)
+
+
+def class_names(pairs: list[tuple[str, str]]) -> Select:
+    """Names of (scheme, code) pairs."""
+    if not pairs:
+        return select(ClassCode.scheme, ClassCode.code, ClassCode.name_zh).where(False)  # type: ignore[arg-type]
+    schemes = sorted({s for s, _ in pairs})
+    codes = sorted({c for _, c in pairs})
+    return select(ClassCode.scheme, ClassCode.code, ClassCode.name_zh).where(
+        ClassCode.scheme.in_(schemes), ClassCode.code.in_(codes))
+
+
+def run_by_id(run_id: int) -> Select:
+    """One check run."""
+    return select(CheckRun).where(CheckRun.id == run_id)
+
+
+def submission_by_id(submission_id: int) -> Select:
+    """One submission."""
+    return select(Submission).where(Submission.id == submission_id)
+
+
+def runs_list(limit: int = 100) -> Select:
+    """Newest runs with their submissions."""
+    return (select(CheckRun, Submission).join(Submission, CheckRun.submission_id == Submission.id)
+            .order_by(CheckRun.id.desc()).limit(limit))
+
+
+SUBMISSION_GEOM = text("SELECT ST_AsBinary(geom) FROM submissions WHERE id = :id")
+
+# The parts of the given versions inside a map window (for the report's location map).
+WINDOW_PARTS = text(
+    """
+    WITH w AS (SELECT ST_GeomFromWKB(:window, :srid) AS g)
+    SELECT f.version_id, f.class_code, f.class_raw,
+           ST_AsBinary(ST_UnaryUnion(ST_Collect(ST_CollectionExtract(ST_Intersection(f.geom, w.g), 3)))) AS wkb
+    FROM features f CROSS JOIN w
+    WHERE f.version_id = ANY(:vids) AND ST_Intersects(f.geom, w.g)
+    GROUP BY f.version_id, f.class_code, f.class_raw
+    """
+).bindparams(bindparam("vids", type_=ARRAY(Integer)))

@@ -1,0 +1,152 @@
+"""The rule table: loading it from YAML, and matching findings to rules.
+
+Rules are data. ``rules.yaml`` seeds the table; after that the table is the truth (a UI or
+``gisplat rules load FILE`` edits it). A finding is matched by theme, *when*, class and project
+type; the most specific active rule wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session
+
+from gis_platform.core import audit
+from gis_platform.core.errors import InputError
+
+from . import queries
+from .models import Rule, UseCompatibility
+from .schemas import PROJECT_TYPES, RuleRef
+
+RULES_FILE = Path(__file__).resolve().parent / "rules.yaml"
+SEVERITY_RANK = {"none": 0, "reference": 0, "notice": 1, "needs_approval": 2, "forbidden": 3}
+WHENS = ("inside", "outside", "incompatible", "above", "differs")
+
+
+def _check_rule(r: dict[str, Any], i: int, name: str) -> None:
+    where = f"rule #{i + 1} ({r.get('key', '?')})"
+    for k in ("key", "theme", "severity", "message_zh", "message_en"):
+        if not r.get(k):
+            raise InputError(f"{where} 缺少 {k}", f"{where} lacks '{k}'", file=name)
+    if r["severity"] not in ("forbidden", "needs_approval", "notice"):
+        raise InputError(f"{where} 的 severity 无效", f"{where}: severity '{r['severity']}' is not "
+                         "forbidden / needs_approval / notice", file=name)
+    if r.get("when", "inside") not in WHENS:
+        raise InputError(f"{where} 的 when 无效", f"{where}: when must be one of {WHENS}", file=name)
+    for t in r.get("project_types") or []:
+        if t not in PROJECT_TYPES:
+            raise InputError(f"{where} 的项目类型“{t}”无效", f"{where}: unknown project type '{t}'", file=name)
+
+
+def load_rules(session: Session, path: Path = RULES_FILE, actor: str | None = None) -> int:
+    """Upsert the rules (by key) and the use-compatibility table from a YAML file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"无法读取规则文件：{exc}", f"cannot read the rules file: {exc}", file=path.name) from None
+    rules = (data or {}).get("rules") or []
+    for i, r in enumerate(rules):
+        _check_rule(r, i, path.name)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    existing = {r.key: r for r in session.execute(queries.all_rules()).scalars()}
+    for r in rules:
+        values = {
+            "theme": r["theme"], "classes": [str(c) for c in r["classes"]] if r.get("classes") else None,
+            "project_types": r.get("project_types"), "when": r.get("when", "inside"),
+            "severity": r["severity"], "message_zh": r["message_zh"], "message_en": r["message_en"],
+            "citation": r.get("citation"), "department": r.get("department"),
+            "params": r.get("params") or {}, "active": r.get("active", True),
+            "source": f"{path.name}@{digest}",
+        }
+        rule = existing.get(r["key"])
+        if rule is None:
+            session.add(Rule(key=r["key"], **values))
+        else:
+            for k, v in values.items():
+                setattr(rule, k, v)
+    compat = (data or {}).get("use_compatibility") or []
+    session.execute(queries.DELETE_COMPATIBILITY)
+    for c in compat:
+        session.add(UseCompatibility(proposed=str(c["proposed"]), planned=str(c.get("planned") or ""),
+                                     compatible=bool(c["compatible"]), note=c.get("note")))
+    session.flush()
+    audit.record(session, "rules.load", path.name, actor=actor, rules=len(rules), sha256=digest)
+    return len(rules)
+
+
+def list_rules(session: Session) -> list[dict[str, Any]]:
+    """Every rule as a dict."""
+    keys = ("key", "theme", "classes", "project_types", "when", "severity", "message_zh",
+            "message_en", "citation", "department", "params", "active", "source")
+    return [{k: getattr(r, k) for k in keys} for r in session.execute(queries.all_rules()).scalars()]
+
+
+def seed_rules_if_empty(session: Session) -> None:
+    """Load the shipped rules into an empty table (never over edits)."""
+    if session.execute(queries.rule_count()).scalar_one() == 0:
+        load_rules(session)
+
+
+@dataclass
+class RuleBook:
+    """Active rules, indexed for matching."""
+
+    rules: list[Rule]
+    compat: list[tuple[str, str, bool]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, session: Session) -> RuleBook:
+        """Active rules and compatibility rows from the store."""
+        rules = list(session.execute(queries.active_rules()).scalars())
+        compat = [(c.proposed, c.planned, c.compatible) for c in session.execute(queries.compatibility()).scalars()]
+        return cls(rules, compat)
+
+    def themes(self, severities: tuple[str, ...] = ("forbidden", "needs_approval")) -> set[str]:
+        """Themes for which a rule can block or condition a project (data must exist for them)."""
+        return {r.theme for r in self.rules if r.severity in severities and r.when in ("inside", "outside")}
+
+    def match(self, theme: str | None, when: str, project_type: str,
+              class_code: str | None = None, class_raw: str | None = None) -> Rule | None:
+        """The most specific active rule for a finding, or None."""
+        best: tuple[float, Rule] | None = None
+        for r in self.rules:
+            if r.theme != theme or r.when != when:
+                continue
+            if r.project_types and project_type not in r.project_types:
+                continue
+            score = 0.0
+            if r.classes:
+                hit = [len(c) for c in r.classes
+                       if (class_code is not None and class_code.startswith(c)) or class_raw == c]
+                if not hit:
+                    continue
+                score += 1 + max(hit) / 100
+            if r.project_types:
+                score += 2
+            if best is None or score > best[0]:
+                best = (score, r)
+        return best[1] if best else None
+
+    def compatible(self, proposed: str, planned: str) -> bool:
+        """Whether the proposed use may sit on the planned use."""
+        best: tuple[int, bool] | None = None
+        for p, q, ok in self.compat:
+            if proposed.startswith(p) and planned.startswith(q):
+                score = len(p) * 100 + len(q)
+                if best is None or score > best[0]:
+                    best = (score, ok)
+        if best is not None:
+            return best[1]
+        return planned.startswith(proposed) or proposed.startswith(planned)
+
+
+def rule_ref(rule: Rule | None) -> RuleRef | None:
+    """The public form of a rule."""
+    if rule is None:
+        return None
+    return RuleRef(key=rule.key, severity=rule.severity, message_zh=rule.message_zh,  # type: ignore[arg-type]
+                   message_en=rule.message_en, citation=rule.citation, department=rule.department)

@@ -1,0 +1,140 @@
+"""Slope of a site from a DEM: Horn's method (as ``gdaldem slope``) over the site's pixels.
+
+The DEM is a single-band (Cloud-Optimized) GeoTIFF in the same projected metric CRS as the
+site (the store CRS, EPSG:4523). Only the window around the site is read. All shares are
+estimated at pixel resolution: a pixel belongs to the site when its centre lies inside the
+polygon (holes excluded), and each counted pixel stands for one full pixel area.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import shapely
+from rasterio.features import geometry_mask
+from rasterio.windows import Window, from_bounds
+
+MAX_WINDOW_PIXELS = 50_000_000
+"""Largest window :func:`slope_stats` will read (memory bound)."""
+
+# Horn's 3x3 weights: (row offset, column offset, weight) for d/dx (east) and d/dy (south).
+_DX = ((-1, 1, 1), (0, 1, 2), (1, 1, 1), (-1, -1, -1), (0, -1, -2), (1, -1, -1))
+_DY = ((1, -1, 1), (1, 0, 2), (1, 1, 1), (-1, -1, -1), (-1, 0, -2), (-1, 1, -1))
+
+
+@dataclass
+class SlopeStats:
+    """Slope figures of one site (shares estimated at pixel resolution)."""
+
+    covered_share: float  # share of the site's area that has DEM pixels with data (0..1)
+    share_above: float  # share of the covered site area with slope > threshold (0..1)
+    area_above_m2: float
+    mean_deg: float | None  # None when nothing is covered
+    max_deg: float | None
+    pixels: int  # covered pixels counted inside the site (valid slope, centre inside)
+
+
+def horn_slope_at(z: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                  xres: float, yres: float) -> np.ndarray:
+    """Slope in degrees at the given pixels by Horn's method (``gdaldem slope``).
+
+    ``z`` is the elevation array, ``valid`` its data mask; ``xres``/``yres`` are the positive
+    pixel sizes in metres. A pixel whose 3×3 neighbourhood touches invalid data or the array
+    edge gets NaN.
+    """
+    rows = np.asarray(rows, dtype=np.intp)
+    cols = np.asarray(cols, dtype=np.intp)
+    out = np.full(rows.shape, np.nan)
+    h, w = z.shape
+    inner = (rows >= 1) & (rows <= h - 2) & (cols >= 1) & (cols <= w - 2)
+    r, c = rows[inner], cols[inner]
+    ok = np.ones(r.shape, dtype=bool)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            ok &= valid[r + dr, c + dc]
+    r, c = r[ok], c[ok]
+    dzdx = sum(wt * z[r + dr, c + dc].astype(np.float64) for dr, dc, wt in _DX) / (8 * xres)
+    dzdy = sum(wt * z[r + dr, c + dc].astype(np.float64) for dr, dc, wt in _DY) / (8 * yres)
+    idx = np.flatnonzero(inner)[ok]
+    out[idx] = np.degrees(np.arctan(np.hypot(dzdx, dzdy)))
+    return out
+
+
+def horn_slope(z: np.ndarray, xres: float, yres: float,
+               valid: np.ndarray | None = None) -> np.ndarray:
+    """Slope raster in degrees by Horn's method; NaN at the edges and next to no-data."""
+    if valid is None:
+        valid = np.isfinite(z)
+    rows, cols = np.indices(z.shape)
+    return horn_slope_at(z, valid, rows.ravel(), cols.ravel(), xres, yres).reshape(z.shape)
+
+
+def _site_window(src: rasterio.DatasetReader, site: shapely.Geometry) -> Window | None:
+    """The window over the site's bounds plus a 1-pixel margin, clipped; None if empty."""
+    win = from_bounds(*site.bounds, transform=src.transform)
+    c0 = max(math.floor(win.col_off) - 1, 0)
+    r0 = max(math.floor(win.row_off) - 1, 0)
+    c1 = min(math.ceil(win.col_off + win.width) + 1, src.width)
+    r1 = min(math.ceil(win.row_off + win.height) + 1, src.height)
+    if c1 <= c0 or r1 <= r0:
+        return None
+    return Window(c0, r0, c1 - c0, r1 - r0)
+
+
+def slope_stats(cog_path: Path, site: shapely.Geometry, threshold_deg: float = 25.0) -> SlopeStats:
+    """Slope statistics of ``site`` from the DEM at ``cog_path``.
+
+    The DEM must be single band, north-up, in the site's projected metric CRS. Pixels of the
+    site are those whose centre lies inside it (holes excluded); if none does (a tiny site),
+    all touched pixels are used. A pixel counts as covered when its Horn slope is defined,
+    i.e. its whole 3×3 neighbourhood has data and lies inside the raster.
+    ``covered_share`` is (covered pixels × pixel area) / site area, capped at 1.0 — an
+    estimate at pixel resolution. ``share_above``, ``area_above_m2``, mean and max refer
+    to the covered pixels only. Raises ValueError for an empty or zero-area site, a rotated
+    raster, or a window over :data:`MAX_WINDOW_PIXELS`.
+    """
+    if site is None or site.is_empty or site.area <= 0:
+        raise ValueError("slope_stats needs a site polygon with a positive area")
+    empty = SlopeStats(0.0, 0.0, 0.0, None, None, 0)
+    with rasterio.open(cog_path) as src:
+        t = src.transform
+        if t.b != 0 or t.d != 0:
+            raise ValueError(f"{cog_path}: rotated rasters are not supported")
+        xres, yres = abs(t.a), abs(t.e)
+        win = _site_window(src, site)
+        if win is None:
+            return empty
+        n = int(win.width) * int(win.height)
+        if n > MAX_WINDOW_PIXELS:
+            raise ValueError(
+                f"site too large for slope analysis: its DEM window has {n:,} pixels "
+                f"(limit {MAX_WINDOW_PIXELS:,}); split the site or use a coarser DEM")
+        z = src.read(1, window=win)
+        valid = src.read_masks(1, window=win) > 0
+        wt = src.window_transform(win)
+    if np.issubdtype(z.dtype, np.floating):
+        valid &= np.isfinite(z)
+    shape = z.shape
+    inside = geometry_mask([site], out_shape=shape, transform=wt, invert=True)
+    if not inside.any():
+        inside = geometry_mask([site], out_shape=shape, transform=wt, invert=True,
+                               all_touched=True)
+    rows, cols = np.nonzero(inside)
+    slope = horn_slope_at(z, valid, rows, cols, xres, yres)
+    slope = slope[np.isfinite(slope)]
+    if slope.size == 0:
+        return empty
+    px_area = xres * yres
+    above = int(np.count_nonzero(slope > threshold_deg))
+    return SlopeStats(
+        covered_share=min(1.0, slope.size * px_area / site.area),
+        share_above=above / slope.size,
+        area_above_m2=above * px_area,
+        mean_deg=float(slope.mean()),
+        max_deg=float(slope.max()),
+        pixels=int(slope.size),
+    )
