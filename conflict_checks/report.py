@@ -17,6 +17,10 @@ from .precheck import get_run
 from .rules import SEVERITY_RANK
 
 
+MAP_QUIET_THEMES = {"current_land_use", "planned_land_use", "land_use_zone", "construction_control_zone",
+                    "urban_land_use"}
+
+
 def report_data(session: Session, settings: Settings, run_id: int) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """(result, site GeoJSON, overlays) of a stored run, all in the store CRS."""
     run = get_run(session, run_id)
@@ -31,8 +35,11 @@ def report_data(session: Session, settings: Settings, run_id: int) -> tuple[dict
     for f in result["layers"]:
         if f.get("version_id") is None:
             continue
+        # The map shows what blocks or conditions the project; use layers (current and planned
+        # use) would cover the whole view, so only their forbidden parts are drawn.
+        shown = ("forbidden",) if f.get("theme") in MAP_QUIET_THEMES else ("forbidden", "needs_approval")
         sev = {(c["class_code"], c["class_raw"]): c["severity"] for c in f["classes"]
-               if not c["sliver"] and c["severity"] != "none"}
+               if not c["sliver"] and c["severity"] in shown and c.get("part", "inside") == "inside"}
         if sev:
             wanted[f["version_id"]] = (f["title"], sev)
     overlays: list[dict[str, Any]] = []

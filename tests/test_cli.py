@@ -70,3 +70,36 @@ def test_db_status_says_where_the_store_is(engine, settings):
     else:
         assert body["running"] is True and body["home"] == str(settings.home_abs)
         assert "password" not in json.dumps(body)
+
+
+def test_check_command_on_the_coordinate_txt(store, data_dir, tmp_path):
+    out = tmp_path / "report.html"
+    res = run("check", str(data_dir / "txt_example_gbk.txt"), "--use", "0701", "--type", "ordinary",
+              "--report", str(out), "--json")
+    body = json.loads(res.output)
+    assert body["area"]["plane_area_m2"] == pytest.approx(9600.0, abs=0.01)
+    assert body["area"]["declared_area_m2"] == pytest.approx(9600.0)  # DKMJ 0.9600 ha from the file
+    assert body["area"]["flagged"] is False
+    assert body["boundary"][0][0] == [1, 3939000.0, 35465600.0]  # J1: X northing, Y easting
+    assert body["verdict"] in ("pass", "conditional", "fail") and body["run_id"]
+    html = out.read_text(encoding="utf-8")
+    assert "9,600.00" in html and "以有权机关审批为准" in html
+    text_out = run("check", "--rerun", str(body["run_id"])).output
+    assert f"检查记录" in text_out
+
+
+def test_batch_check_gives_one_result_per_site(store, tmp_path):
+    from tests.factories import E0, N0, square
+
+    path = write_vector(tmp_path / "sites.gpkg", [square(E0 + 3000, N0, 100), square(E0 + 3500, N0, 50)],
+                        "EPSG:4523", name=["甲", "乙"])
+    body = json.loads(run("check", str(path), "--batch", "--json").output)
+    assert [round(b["area"]["plane_area_m2"], 2) for b in body] == [10000.0, 2500.0]
+    assert len({b["run_id"] for b in body}) == 2
+
+
+def test_applies_command(store, data_dir):
+    body = json.loads(run("applies", "--point", "104.62", "35.58", "--json").output)
+    assert "features" in body and isinstance(body["missing_themes"], list)
+    res = run("applies", "--point", "120", "30", ok=False)
+    assert res.exit_code == 1 and "范围" in res.output

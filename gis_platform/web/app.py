@@ -9,7 +9,7 @@ from gis_platform.core.settings import Settings, get_settings
 from conflict_checks.bootstrap import prepare_store
 
 from .errors import add_exception_handlers
-from .routes import catalogue, pages
+from .routes import catalogue, checks, pages
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,5 +24,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = prepare_store(settings)
     add_exception_handlers(app)
     app.include_router(catalogue.router)
+    app.include_router(checks.router)
     app.include_router(pages.router)
     return app

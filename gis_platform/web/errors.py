@@ -8,6 +8,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from markupsafe import escape
+from pydantic import ValidationError
 
 from gis_platform.core.errors import PlatformError
 
@@ -36,6 +37,13 @@ def add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(PlatformError)
     async def platform_error(request: Request, exc: PlatformError):  # noqa: ANN202
         return _respond(request, int(exc.http_status), exc.as_dict())
+
+    @app.exception_handler(ValidationError)
+    async def invalid(request: Request, exc: ValidationError):  # noqa: ANN202
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:10])
+        return _respond(request, 422, {
+            "error": "input", "message_zh": f"输入无效：{problems}", "message_en": f"invalid input: {problems}",
+        })
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # noqa: ANN202
