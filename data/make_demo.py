@@ -4,8 +4,10 @@
 
 Everything is synthetic and deterministic (fixed numpy seeds); no third-party data is
 copied.  The only real facts used are the approximate coordinates of the seven county
-seats.  Storage CRS is CGCS2000 / 3-degree GK zone 35 with zone prefix (EPSG:4523);
-GeoJSON and KML are written in EPSG:4326 as those formats require.  See data/README.md.
+seats.  Storage CRS is CGCS2000 / 3-degree GK zone 35 with zone prefix (EPSG:4523); KML
+and the RFC 7946 GeoJSON files are written in EPSG:4326 as those formats require, while
+window.geojson (EPSG:4523) and river_flood.geojson (EPSG:4490) carry a legacy "crs"
+member.  See data/README.md.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ import rasterio
 import shapely
 from pyproj import Transformer
 from rasterio import features
-from rasterio.transform import from_origin
+from rasterio.transform import Affine, from_origin
+from shapely import affinity
 from shapely.geometry import LineString, MultiPoint, Polygon, box
 
 CRS = "EPSG:4523"
@@ -36,7 +39,9 @@ XZQDM = "621102"
 OUTPUTS = ["counties.geojson", "dem.tif", "sandiao_dltb.gpkg", "land_use_plan_2006.gpkg",
            "urban_master_plan_shp.zip", "territorial_plan_2035.gpkg", "control_lines.gpkg",
            "water_source_zones.kml", "project_a.txt", "project_b.geojson", "project_c.dxf",
-           "project_d.kml", "project_e_shp.zip", "project_f.gpkg"]
+           "project_d.kml", "project_e_shp.zip", "project_f.gpkg", "window.geojson",
+           "nature_reserve.gpkg", "cultural_relics_shp.zip", "geological_hazards.gpkg",
+           "river_flood.geojson", "project_g.geojson"]
 
 SANDIAO = {"0101": "水田", "0102": "水浇地", "0103": "旱地", "0301": "乔木林地",
            "0305": "灌木林地", "0404": "其他草地", "05H1": "商业服务业设施用地",
@@ -537,6 +542,138 @@ def make_counties():
     return df.to_crs(4326)
 
 
+# ----------------------------------------------------------------------------- sectoral layers
+def make_window():
+    """The detailed window itself: the coverage area of the window's sparse layers."""
+    return gpd.GeoDataFrame({"MC": ["定西市安定区中心城区多规合一示范区"], "XZQDM": [XZQDM],
+                             "MJ": [round(WINDOW.area, 2)]}, geometry=[WINDOW], crs=CRS)
+
+
+def _grid(res):
+    n = SIZE // res
+    xs = X0 + res / 2 + res * np.arange(n)
+    ys = Y0 + SIZE - res / 2 - res * np.arange(n)
+    return n, Affine(res, 0, X0, 0, -res, Y0 + SIZE), *np.meshgrid(xs, ys)
+
+
+def make_nature_reserve(dltb, avoid, rng):
+    """One reserve centred where forest (0301/0305) is densest within 1.3 km, away from the valley
+    and from `avoid` (the example projects), split into nested 核心区 / 缓冲区 / 实验区."""
+    res = 50
+    n, tr, gx, gy = _grid(res)
+    forest = dltb.geometry[dltb.DLBM.isin(["0301", "0305"])]
+    f = features.rasterize(((g, 1) for g in forest), out_shape=(n, n), transform=tr, fill=0)
+    off = np.fft.fftfreq(n) * n
+    disk = (np.hypot(off[:, None], off[None, :]) <= 1300 / res).astype(float)
+    share = np.real(np.fft.ifft2(np.fft.fft2(f.astype(float)) * np.fft.fft2(disk))) / disk.sum()
+    ok = (gx > X0 + 1500) & (gx < X0 + SIZE - 1500) & (gy > Y0 + 1500) & (gy < Y0 + SIZE - 1500)
+    ok &= np.abs(gy - river_y(gx)) > 2000
+    ok &= shapely.distance(avoid, shapely.points(gx, gy)) > 1700
+    i = int(np.argmax(np.where(ok, np.round(share, 9), -1)))
+    cx, cy = float(gx.ravel()[i]), float(gy.ravel()[i])
+    outer = site(cx, cy, 480.0, rng, n=18, irregular=0.22)
+    mid, core = (affinity.scale(outer, k, k, origin=(cx, cy)) for k in (0.76, 0.5))
+    mid, core = (Polygon(np.round(shapely.get_coordinates(g.exterior), 3)) for g in (mid, core))
+    zones = [("核心区", core), ("缓冲区", mid.difference(core)), ("实验区", outer.difference(mid))]
+    df = gpd.GeoDataFrame({"BHDMC": "安定北山省级自然保护区（示例）", "BHDLX": "自然保护区",
+                           "JB": "省级", "GNFQ": [z for z, _ in zones], "XZQDM": XZQDM},
+                          geometry=[g for _, g in zones], crs=CRS)
+    df.insert(0, "BSM", np.arange(1, len(df) + 1))
+    df["MJ"] = df.geometry.area.round(2)
+    return df
+
+
+def make_cultural_relics(rng):
+    """Two relics: 保护范围 polygon and a 建设控制地带 ring around it (the zones of one relic
+    do not overlap).  The town relic's control ring reaches project E's site."""
+    ex = CX - 500
+    specs = [("620000-1-0031", "关川古城墙遗址（示例）", "省级", "古遗址",
+              site(ex, float(river_y(ex)) - 350 - 250, 1.2, rng, n=6), 150.0),
+             ("621102-1-0007", "石峡湾马家窑文化遗址（示例）", "市级", "古遗址",
+              site(X0 + 9600, float(river_y(X0 + 9600)) + 950, 3.5, rng, n=7), 100.0)]
+    rows = []
+    for code, name, level, kind, prot, width in specs:
+        ring = prot.buffer(width, quad_segs=8).difference(prot)
+        for zone, g in [("保护范围", prot), ("建设控制地带", ring)]:
+            rows.append(dict(WWBH=code, WWMC=name, JB=level, LB=kind, BHLX=zone, geometry=g))
+    df = gpd.GeoDataFrame(rows, crs=CRS)
+    df["MJ"] = df.geometry.area.round(2)
+    return df
+
+
+def blur(a, sigma, pad):
+    """Gaussian blur of a 2-D array (FFT filter on a reflect-padded copy), sigma in cells."""
+    b = np.pad(a, pad, mode="reflect")
+    k = np.fft.fftfreq(b.shape[0])
+    g = np.exp(-2 * (np.pi * sigma) ** 2 * (k[:, None] ** 2 + k[None, :] ** 2))
+    return np.real(np.fft.ifft2(np.fft.fft2(b) * g))[pad:-pad, pad:-pad]
+
+
+def make_geological_hazards(terrain, udb, c_spot, rng):
+    """易发区: the four largest patches where the share of slopes > 25 deg (smoothed over ~300 m)
+    is in the top 10 %, plus the patch holding project C's spot; 危险区: small zones around the
+    steepest cell of three of them (the two largest and C's), inside them."""
+    k = 2                                                   # 20 m cells
+    m = terrain.n // k
+    share = (terrain.slope > 25).reshape(m, k, m, k).mean(axis=(1, 3))
+    sm = np.round(blur(share, 15, 64), 9)
+    tr = Affine(k * RES, 0, X0, 0, -k * RES, Y0 + SIZE)
+    mask = (sm > np.quantile(sm, 0.90)).astype("uint8")
+    parts = [shapely.geometry.shape(g) for g, v in features.shapes(mask, transform=tr) if v == 1]
+    parts = sorted(parts, key=lambda p: (-round(p.area), round(p.centroid.x)))
+    pick = parts[:4]
+    holder = [p for p in parts if p.contains(shapely.Point(c_spot))]
+    if holder and holder[0] not in pick:
+        pick.append(holder[0])
+    with_danger = sorted({0, 1, pick.index(holder[0]) if holder else 2})
+    prone = []
+    for p in pick:
+        g = p.simplify(10).buffer(40, quad_segs=4).buffer(-40, quad_segs=4)      # smooth the cell steps
+        g = max(polys([shapely.intersection(g, WINDOW).difference(udb)]), key=lambda q: q.area)
+        prone.append(Polygon(np.round(shapely.get_coordinates(g.exterior), 3)))
+    cx = X0 + (np.arange(m) + 0.5) * k * RES
+    cy = Y0 + SIZE - (np.arange(m) + 0.5) * k * RES
+    bx, by = np.meshgrid(cx, cy)
+    danger = []
+    for j in with_danger:
+        inside = shapely.contains_xy(prone[j].buffer(-150), bx, by)
+        i = int(np.argmax(np.where(inside, sm, -1)))
+        g = site(float(bx.ravel()[i]), float(by.ravel()[i]), 9.0 if j < 2 else 4.0, rng, n=7)   # ha
+        g = max(polys([g.intersection(prone[j].buffer(-10))]), key=lambda q: q.area)
+        danger.append((j, g))
+    kinds = ["滑坡", "崩塌", "不稳定斜坡"]
+    rows = [dict(ZHLX="易发区", ZHZL="滑坡、崩塌", MC=f"安定区黄土沟壑滑坡崩塌易发区{j + 1}",
+                 YFCD="高易发" if j < 2 else "中易发", geometry=g) for j, g in enumerate(prone)]
+    rows += [dict(ZHLX="危险区", ZHZL=kinds[q], YFCD=None, geometry=g,
+                  MC=f"安定区地质灾害危险区{q + 1}（位于易发区{j + 1}）") for q, (j, g) in enumerate(danger)]
+    df = gpd.GeoDataFrame(rows, crs=CRS)
+    df.insert(0, "BSM", np.arange(1, len(df) + 1))
+    df["XZQDM"] = XZQDM
+    df["MJ"] = df.geometry.area.round(2)
+    return df
+
+
+def make_river_flood():
+    """关川河 河道管理范围 (蓝线, 50 m each side of the centre line) and the 洪涝风险区 beyond it:
+    0.45 x the valley-floor half width, 0.18 x between the town's and the park's embankments."""
+    xs = np.arange(X0 - 200, X0 + SIZE + 201, 25.0)
+    town = 1 / (1 + np.exp(-(xs - (CX - 2300)) / 150)) / (1 + np.exp((xs - (CX + 3400)) / 150))
+    w = floor_w(xs) * (0.45 - 0.27 * town)
+    band = Polygon(np.vstack([np.column_stack([xs, river_y(xs) + w]),
+                              np.column_stack([xs[::-1], (river_y(xs) - w)[::-1]])]))
+    blue = shapely.intersection(river_line().buffer(50, cap_style="flat"), WINDOW)
+    flood = polys([shapely.intersection(band, WINDOW).difference(blue)])
+    flood = sorted(flood, key=lambda p: -p.centroid.y)
+    rows = [dict(LX="河道管理范围", MC="关川河河道管理范围（蓝线）", geometry=blue)]
+    rows += [dict(LX="洪涝风险区", MC=f"关川河{'北' if k == 0 else '南'}岸洪涝风险区", geometry=g)
+             for k, g in enumerate(flood)]
+    df = gpd.GeoDataFrame(rows, crs=CRS)
+    df.insert(0, "BSM", np.arange(1, len(df) + 1))
+    df["HLMC"] = "关川河"
+    df["MJ"] = df.geometry.area.round(2)
+    return df
+
+
 # ----------------------------------------------------------------------------- example projects
 def steepest_spot(terrain, avoid, north=True):
     """Centre of the 300 m block with the largest share of slopes > 25 deg (outside `avoid`)."""
@@ -575,6 +712,17 @@ def make_projects(lines, terrain, rng):
          site(CX - 4400, CY - 1500, 24.0, rng, n=10)]       # outside the UDB, on cropland/PBF
     assert all(g.is_valid for g in [a1, a2, b, c1, c2, d, e, *f]) and a.contains(hole)
     return dict(a=[a1, a2], b=b, c=[c1, c2], d=d, e=e, f=f)
+
+
+def make_project_g():
+    """A 30 m wide, ~2.5 km road corridor running N-S across the headwater red line and the river."""
+    x = X0 + 800
+    ys = np.linspace(float(river_y(x)) - 1300, float(river_y(x)) + 1150, 50)
+    xs = x + 90 * np.sin((ys - ys[0]) / 700) - 40 * np.sin((ys - ys[0]) / 260)
+    centre = LineString(np.column_stack([xs, ys]))
+    g = centre.buffer(15, cap_style="flat", quad_segs=4)
+    assert g.is_valid and 2000 < centre.length < 3000
+    return g
 
 
 def write_coordinate_txt(path, parcels):
@@ -692,6 +840,22 @@ def make_demo(out: Path, seed: int = 20261128) -> None:
                       [f"2025-621102-44-01-00011{k}" for k in range(3)])
     f["NYDYT"] = ["1001", "1001", "1101"]
     write_gpkg(f, out / "project_f.gpkg", "candidate_sites")
+    g = project_frame([make_project_g()], ["安定区关川河西段跨河连接公路工程"],
+                      ["2025-621102-48-01-000104"])
+    g["XMLX"] = "线性基础设施（道路）"
+    g.to_crs(4326).to_file(out / "project_g.geojson", driver="GeoJSON", RFC7946="YES")
+
+    # the detailed window and the sectoral layers (coverage: the window)
+    make_window().to_file(out / "window.geojson", driver="GeoJSON")            # EPSG:4523, not RFC 7946
+    sites = shapely.union_all([*pr["a"], pr["b"], *pr["c"], pr["d"], pr["e"], *pr["f"], g.geometry.iloc[0]])
+    write_gpkg(make_nature_reserve(dltb, sites, rng(7)), out / "nature_reserve.gpkg", "ZRBHQ")
+    zip_shapefile(make_cultural_relics(rng(8)), out / "cultural_relics_shp.zip", "GBK", keep_cpg=True,
+                  dbf_date=(2023, 11, 20))
+    c_spot = steepest_spot(terrain, shapely.union_all(lines["STBHHX"].geometry.values))
+    udb = shapely.union_all(lines["CZKFBJ"].geometry.values)
+    write_gpkg(make_geological_hazards(terrain, udb, c_spot, rng(9)), out / "geological_hazards.gpkg", "DZZH")
+    make_river_flood().to_crs(4490).to_file(out / "river_flood.geojson", driver="GeoJSON",  # CGCS2000 lon/lat
+                                            COORDINATE_PRECISION=9)
 
 
 def main(argv=None):
