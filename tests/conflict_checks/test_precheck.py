@@ -251,3 +251,19 @@ def test_check_run_is_stored_with_findings(spot, store):
         stored = conn.execute(text("SELECT result->>'verdict' FROM check_runs WHERE id = :r"), {"r": r.run_id}).scalar()
     assert rows[0].area_m2 == pytest.approx(5000.0) and rows[0].rule_key == "eco_redline"
     assert rows[0].department and stored == "fail"
+
+
+def test_as_of_picks_the_versions_loaded_by_then(spot, store):
+    import datetime as dt
+    import time
+
+    sp = spot()
+    ref = sp.layer("stbhhx", [box(0, 0, 30, 100)], theme="ecological_red_line", coverage=sp.window)
+    time.sleep(0.05)
+    between = dt.datetime.now(dt.timezone.utc)
+    time.sleep(0.05)
+    sp.layer("stbhhx", [box(0, 0, 70, 100)], theme="ecological_red_line")
+    with store.session() as s:
+        old = run_check(s, store.settings, Site(MultiPolygon([sp.g(SITE)]), "t"), ProjectMeta(), as_of=between)
+    assert sp.layer_of(old, ref).version == 1 and sp.layer_of(old, ref).area_m2 == pytest.approx(3000.0)
+    assert sp.layer_of(sp.check(SITE), ref).area_m2 == pytest.approx(7000.0)

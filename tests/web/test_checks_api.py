@@ -95,3 +95,15 @@ def test_applies_at_a_point(client, redline):
     assert len(hits) == 1 and hits[0]["severity"] == "forbidden" and hits[0]["rule"]["key"] == "eco_redline"
     r = client.get("/api/applies", params={"x": 120.0, "y": 30.0})
     assert r.status_code == 422 and "extent" in r.json()["message_en"]
+
+
+def test_batch_upload(client, redline, tmp_path):
+    sites = [box(X0, Y0, X0 + 50, Y0 + 50), box(X0 + 100, Y0, X0 + 150, Y0 + 50)]
+    path = write_vector(tmp_path / "cands.gpkg", sites, "EPSG:4523", name=["A", "B"])
+    with path.open("rb") as fh:
+        r = client.post("/api/checks/batch", files={"file": ("cands.gpkg", fh)}, data={"proposed_use": "0701"})
+    assert r.status_code == 200, r.text
+    res = r.json()
+    areas = [next(x for x in one["layers"] if x["ref"] == redline)["area_m2"] for one in res]
+    assert areas == [0.0, pytest.approx(2500.0)]
+    assert [one["meta"]["name"] for one in res] == ["FID 1", "FID 2"]

@@ -48,6 +48,23 @@ def check_upload(
     return run_check(session, settings, site, meta)
 
 
+@router.post("/api/checks/batch", response_model=list[CheckResult])
+def check_batch(
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="候选用地（每个要素一处）candidate sites, one per feature")],
+    proposed_use: Annotated[str | None, Form(max_length=20)] = None,
+    project_type: Annotated[str, Form()] = "ordinary",
+    crs: Annotated[str | None, Form(max_length=200)] = None,
+) -> list[CheckResult]:
+    """Pre-check every feature of a file as its own candidate site (one stored run each)."""
+    meta = _meta(None, None, None, proposed_use, project_type, None)
+    with saved_upload(file, settings) as path:
+        sites = sites_from_file(path, settings, crs=crs or None, batch=True)
+    return [run_check(session, settings, site, meta.model_copy(update={"name": site.label}))
+            for site in sites]
+
+
 class GeoJSONCheck(BaseModel):
     """A boundary as GeoJSON (lon/lat WGS 84 unless ``crs``) with project metadata."""
 
