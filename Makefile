@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PORT   ?= 8000
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBS   := postgresql-15 postgresql-15-postgis-3 gdal-bin
+DEBS   := postgresql-15 postgresql-15-postgis-3 gdal-bin libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk
 BIN    := $(VENV)/bin
 
 .PHONY: run test bench system venv lint clean-store

@@ -10,7 +10,7 @@ import shapely
 from sqlalchemy.orm import Session
 
 from gis_platform.core.settings import Settings
-from map_ui.report import render_check_report
+from map_ui.report import html_to_pdf, render_check_report
 
 from . import queries
 from .precheck import get_run
@@ -64,10 +64,18 @@ def report_html(session: Session, settings: Settings, run_id: int, lang: str = "
     return render_check_report(result, site=_plain(site), overlays=_plain(overlays), lang=lang)
 
 
+def report_pdf(session: Session, settings: Settings, run_id: int, lang: str = "zh") -> bytes:
+    """The report of a run as PDF."""
+    return html_to_pdf(report_html(session, settings, run_id, lang))
+
+
 def write_report(session: Session, settings: Settings, run_id: int, path: Path, lang: str = "zh") -> Path:
-    """Write the report page of a run to ``path``."""
+    """Write the report of a run to ``path``: PDF when it ends in .pdf, else HTML."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report_html(session, settings, run_id, lang), encoding="utf-8")
+    if path.suffix.lower() == ".pdf":
+        path.write_bytes(report_pdf(session, settings, run_id, lang))
+    else:
+        path.write_text(report_html(session, settings, run_id, lang), encoding="utf-8")
     return path
 
 

@@ -377,7 +377,7 @@ def _check_text(ctx: Ctx, r: dict[str, Any]) -> str:
 @click.option("--batch", is_flag=True, help="每个要素作为一个候选用地 / one site per feature")
 @click.option("--as-of", "as_of", type=click.DateTime(), help="按此时刻的数据版本检查 / use the data as of this time")
 @click.option("--rerun", type=int, help="用原数据版本与规则重新运行记录 / re-run a stored check")
-@click.option("--report", "report", type=click.Path(path_type=Path), help="写出可打印 HTML 报告 / write the HTML report")
+@click.option("--report", "report", type=click.Path(path_type=Path), help="写出报告（.html 或 .pdf）/ write the report (.html or .pdf)")
 @command
 def check_cmd(ctx: Ctx, path: Path | None, proposed_use: str | None, project_type: str,
               project_code: str | None, name: str | None, applicant: str | None,

@@ -288,3 +288,10 @@ def render_check_report(result: dict[str, Any], *, site: dict[str, Any], overlay
         "colours": SEVERITY_COLOURS,
     }
     return _ENV.get_template("report.html").render(**context)
+
+
+def html_to_pdf(html: str) -> bytes:
+    """A PDF of a report page (WeasyPrint; Chinese needs a CJK font such as Noto CJK installed)."""
+    from weasyprint import HTML  # imported here: it loads fonts and Pango only when a PDF is asked for
+
+    return HTML(string=html).write_pdf()  # type: ignore[no-any-return]

@@ -107,3 +107,12 @@ def test_batch_upload(client, redline, tmp_path):
     areas = [next(x for x in one["layers"] if x["ref"] == redline)["area_m2"] for one in res]
     assert areas == [0.0, pytest.approx(2500.0)]
     assert [one["meta"]["name"] for one in res] == ["FID 1", "FID 2"]
+
+
+def test_report_as_pdf(client, redline):
+    site = box(X0, Y0, X0 + 100, Y0 + 100)
+    res = client.post("/api/checks/geojson", json={"geometry": shapely.geometry.mapping(site),
+                                                   "crs": "EPSG:4523"}).json()
+    pdf = client.get(f"/checks/{res['run_id']}/report.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF") and len(pdf.content) > 10_000

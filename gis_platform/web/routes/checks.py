@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from conflict_checks.applies import what_applies
 from conflict_checks.precheck import get_run, rerun_check, run_check
-from conflict_checks.report import report_html
+from conflict_checks.report import report_html, report_pdf
 from conflict_checks.schemas import AppliesResult, CheckResult, ProjectMeta
 from conflict_checks.site import point_in_store, site_from_geojson, sites_from_file
 
@@ -98,6 +98,14 @@ def check_report(run_id: int, request: Request, session: SessionDep, settings: S
     """The printable report."""
     lang = "en" if request.query_params.get("lang") == "en" else "zh"
     return HTMLResponse(report_html(session, settings, run_id, lang))
+
+
+@router.get("/checks/{run_id}/report.pdf", include_in_schema=False)
+def check_report_pdf(run_id: int, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The report as PDF."""
+    lang = "en" if request.query_params.get("lang") == "en" else "zh"
+    return Response(report_pdf(session, settings, run_id, lang), media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="precheck-{run_id}.pdf"'})
 
 
 @router.get("/api/applies", response_model=AppliesResult)
