@@ -105,7 +105,9 @@ def _is_sliver(g: shapely.Geometry, params: dict[str, float]) -> bool:
     if area < params["sliver_min_area_m2"]:
         return True
     tol = params["sliver_buffer_m"]
-    return tol > 0 and g.buffer(-tol).is_empty
+    # Whatever vanishes under an inward buffer of tol lies within tol of its boundary, so its
+    # area is at most perimeter × tol: only such thin parts need the (costlier) buffer.
+    return tol > 0 and area <= g.length * tol and g.buffer(-tol).is_empty
 
 
 def _ha(m2: float) -> float:
@@ -229,7 +231,7 @@ def _layer_finding(lyr: LayerRow, site: Site, area: float, hs: list[Any], unions
         a = float(g.area)
         if a <= EPS:
             continue
-        inside_all = site.geom.difference(g).area <= max(EPS, area * 1e-9)
+        inside_all = a >= area * (1 - 1e-6) and site.geom.difference(g).area <= max(EPS, area * 1e-9)
         wholly_inside = wholly_inside or inside_all
         sliver = not inside_all and _is_sliver(g, params)
         rule = None if reference else rb.match(lyr.theme, "inside", meta.project_type, code, raw)

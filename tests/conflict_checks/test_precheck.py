@@ -3,6 +3,7 @@ on the test's own rectangles, independently of the code under test."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -52,10 +53,17 @@ class Spot:
         return next(f for f in result.layers if f.ref == ref)
 
 
+_SPOTS = itertools.count()  # one private corner per call in the whole test session
+
+
 @pytest.fixture
 def spot(store, tmp_path, uid):
-    counter = iter(range(64))
-    return lambda: Spot(next(counter) + (hash(uid) % 40), store, tmp_path, uid)
+    def make() -> Spot:
+        k = next(_SPOTS)
+        assert k < 64, "add room for more spots"
+        return Spot(k, store, tmp_path, uid)
+
+    return make
 
 
 SITE = box(0, 0, 100, 100)
