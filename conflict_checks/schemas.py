@@ -7,34 +7,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from gis_platform.core.vocabulary import PROJECT_TYPES, SEVERITIES, STATES, VERDICTS
+
 Severity = Literal["forbidden", "needs_approval", "notice", "reference", "none"]
 State = Literal["applies", "does_not_apply", "no_data"]
 Verdict = Literal["pass", "conditional", "fail"]
 ProjectType = Literal["ordinary", "linear_infrastructure", "village", "major_project"]
 
-PROJECT_TYPES: dict[str, tuple[str, str]] = {
-    "ordinary": ("一般建设项目", "ordinary project"),
-    "linear_infrastructure": ("线性基础设施", "linear infrastructure"),
-    "village": ("村庄建设项目", "village project"),
-    "major_project": ("国家/省重大项目", "national or provincial major project"),
-}
-SEVERITIES: dict[str, tuple[str, str]] = {
-    "forbidden": ("禁止", "forbidden"),
-    "needs_approval": ("需审批", "needs approval"),
-    "notice": ("提示", "notice"),
-    "reference": ("仅供参考", "reference only"),
-    "none": ("无", "none"),
-}
-STATES: dict[str, tuple[str, str]] = {
-    "applies": ("涉及", "applies"),
-    "does_not_apply": ("不涉及", "does not apply"),
-    "no_data": ("无数据", "no data"),
-}
-VERDICTS: dict[str, tuple[str, str]] = {
-    "pass": ("通过", "pass"),
-    "conditional": ("有条件通过", "conditional"),
-    "fail": ("不通过", "fail"),
-}
+__all__ = ["PROJECT_TYPES", "SEVERITIES", "STATES", "VERDICTS"]
 
 
 class ProjectMeta(BaseModel):

@@ -14,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from gis_platform.core.vocabulary import CHECK_PARAMS, PROJECT_TYPES, SEVERITIES, STATES, VERDICTS
 from map_ui.svg_map import SEVERITY_COLOURS, site_map_svg
 
 _ENV = Environment(
@@ -22,38 +23,10 @@ _ENV = Environment(
 )
 _BEIJING = dt.timezone(dt.timedelta(hours=8))
 
-# Labels (zh, en). Copies of the check vocabulary: map_ui must not import conflict_checks.
-PROJECT_TYPES: dict[str, tuple[str, str]] = {
-    "ordinary": ("一般建设项目", "ordinary project"),
-    "linear_infrastructure": ("线性基础设施", "linear infrastructure"),
-    "village": ("村庄建设项目", "village project"),
-    "major_project": ("国家/省重大项目", "national or provincial major project"),
-}
-SEVERITIES: dict[str, tuple[str, str]] = {
-    "forbidden": ("禁止", "forbidden"), "needs_approval": ("需审批", "needs approval"),
-    "notice": ("提示", "notice"), "reference": ("仅供参考", "reference only"), "none": ("无", "none"),
-}
-STATES: dict[str, tuple[str, str]] = {
-    "applies": ("涉及", "applies"), "does_not_apply": ("不涉及", "does not apply"),
-    "no_data": ("无数据", "no data"),
-}
-VERDICTS: dict[str, tuple[str, str]] = {
-    "pass": ("通过", "pass"), "conditional": ("有条件通过", "conditional"), "fail": ("不通过", "fail"),
-}
 CONTROL_THEMES = ("ecological_red_line", "permanent_basic_farmland", "urban_development_boundary")
 USE_THEMES = frozenset({"current_land_use", "planned_land_use", "urban_land_use", "land_use_zone",
                         "construction_control_zone", "regulatory_land_use"})
-PARAM_LABELS: dict[str, tuple[str, str]] = {
-    "sliver_tolerance_m": ("碎片容差（米）", "sliver tolerance (m)"),
-    "sliver_tol_m": ("碎片容差（米）", "sliver tolerance (m)"),
-    "sliver_min_area_m2": ("碎片最小面积（m²）", "sliver minimum area (m²)"),
-    "min_area_m2": ("最小面积（m²）", "minimum area (m²)"),
-    "slope_threshold_deg": ("坡度阈值（度）", "slope threshold (°)"),
-    "area_threshold": ("面积差异阈值", "area difference threshold"),
-    "area_difference_threshold": ("面积差异阈值", "area difference threshold"),
-    "as_of": ("数据截止时间", "data as of"),
-    "project_type": ("项目类型", "project type"),
-}
+PARAM_LABELS = CHECK_PARAMS
 TEXT: dict[str, dict[str, str]] = {
     "zh": {
         "title": "建设项目用地预审选址合规性检查报告", "switch": "English", "switch_lang": "en",
