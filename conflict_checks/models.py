@@ -47,6 +47,17 @@ class UseCompatibility(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class RuleSet(Base):
+    """The rules and compatibility rows one or more runs used, stored once by content hash."""
+
+    __tablename__ = "rule_sets"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    compat: Mapped[list[list[Any]]] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class Submission(Base):
     """A project boundary with its metadata, as submitted (never changed)."""
 
@@ -78,6 +89,7 @@ class CheckRun(Base):
     as_of: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     rerun_of: Mapped[int | None] = mapped_column(ForeignKey("check_runs.id"))
     verdict: Mapped[str] = mapped_column(String(20))
+    rule_set: Mapped[str] = mapped_column(ForeignKey("rule_sets.sha256"))
     params: Mapped[dict[str, Any]] = mapped_column(JSONB)
     versions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     result: Mapped[dict[str, Any]] = mapped_column(JSONB)

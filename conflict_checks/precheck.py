@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import shapely
@@ -26,8 +24,9 @@ from gis_platform.core.errors import NotFoundError
 from gis_platform.core.settings import Settings
 
 from . import queries
-from .models import CheckFinding, CheckRun, Rule, Submission
-from .rules import SEVERITY_RANK, RuleBook, rule_ref
+from .models import CheckFinding, CheckRun, Submission
+from .overlay import ClassHits, LayerHits, site_hits
+from .rules import SEVERITY_RANK, RuleBook, rule_book_of_set, rule_ref, store_rule_set
 from .schemas import (
     AreaCheck,
     CheckResult,
@@ -83,31 +82,19 @@ def active_layers(session: Session, as_of: dt.datetime, version_ids: list[int] |
             for r in rows]
 
 
-def _snapshot(rules: list[Rule]) -> list[dict[str, Any]]:
-    keys = ("key", "theme", "classes", "project_types", "when", "severity", "message_zh",
-            "message_en", "citation", "department", "params")
-    return [{k: getattr(r, k) for k in keys} for r in rules]
-
-
-def _rulebook_from(snapshot: dict[str, Any]) -> RuleBook:
-    rules = [Rule(active=True, **r) for r in snapshot["rules"]]
-    return RuleBook(rules, [tuple(c) for c in snapshot["compat"]])  # type: ignore[misc]
-
-
-def _class_names(session: Session, layers: list[LayerRow], hits: dict[int, list[Any]]) -> dict[tuple[str, str], str]:
-    pairs = [(lyr.class_scheme, h[0]) for lyr in layers if lyr.class_scheme
-             for h in hits.get(lyr.version_id, []) if h[0]]
+def _class_names(session: Session, layers: list[LayerRow], hits: dict[int, LayerHits]) -> dict[tuple[str, str], str]:
+    pairs = [(lyr.class_scheme, c.code) for lyr in layers if lyr.class_scheme and lyr.version_id in hits
+             for c in hits[lyr.version_id].classes if c.code]
     return {(s, c): n for s, c, n in session.execute(queries.class_names(pairs))}
 
 
-def _is_sliver(g: shapely.Geometry, params: dict[str, float]) -> bool:
-    area = g.area
-    if area < params["sliver_min_area_m2"]:
+def _is_sliver(c: ClassHits, params: dict[str, float]) -> bool:
+    if c.area < params["sliver_min_area_m2"]:
         return True
     tol = params["sliver_buffer_m"]
     # Whatever vanishes under an inward buffer of tol lies within tol of its boundary, so its
-    # area is at most perimeter × tol: only such thin parts need the (costlier) buffer.
-    return tol > 0 and area <= g.length * tol and g.buffer(-tol).is_empty
+    # area is at most perimeter × tol: only such thin parts need the (costlier) union and buffer.
+    return tol > 0 and c.area <= c.perimeter_bound * tol and c.union.buffer(-tol).is_empty
 
 
 def _ha(m2: float) -> float:
@@ -129,8 +116,8 @@ def run_check(
     t0 = time.perf_counter()
     now = dt.datetime.now(dt.timezone.utc)
     if rerun is not None:
-        params = {k: v for k, v in rerun.params.items() if k not in ("rules", "compat")}
-        rulebook = _rulebook_from(rerun.params)
+        params = dict(rerun.params)
+        rulebook = rule_book_of_set(session, rerun.rule_set)
         as_of = rerun.as_of
         layers = active_layers(session, as_of, [v["version_id"] for v in rerun.versions])
     else:
@@ -145,24 +132,18 @@ def run_check(
     area = site.area_m2
     srid = settings.store_srid
     vector = [lyr for lyr in layers if lyr.data_kind == "vector"]
-    hits: dict[int, list[Any]] = defaultdict(list)
-    if vector:
-        rows = session.execute(queries.SITE_HITS, {
-            "site": shapely.to_wkb(site.geom), "srid": srid,
-            "vids": [lyr.version_id for lyr in vector]})
-        for vid, code, raw, n, wkb in rows:
-            g = shapely.from_wkb(bytes(wkb)) if wkb is not None else shapely.Polygon()
-            hits[vid].append((code, raw, int(n), g))
+    for stmt in queries.CHECK_SESSION_SETTINGS.split(";"):
+        session.connection().exec_driver_sql(stmt)
+    hits = site_hits(session, site.geom, [lyr.version_id for lyr in vector], srid)
     names = _class_names(session, vector, hits)
     by_ref = {lyr.ref: lyr for lyr in layers}
-    unions = {vid: shapely.union_all([h[3] for h in hs]) for vid, hs in hits.items()}
 
     findings: list[LayerFinding] = []
     for lyr in vector:
         if lyr.theme in CONTEXT_THEMES:
             continue
-        findings.append(_layer_finding(lyr, site, area, hits.get(lyr.version_id, []),
-                                       unions, by_ref, names, rulebook, meta, params))
+        findings.append(_layer_finding(lyr, site, area, hits.get(lyr.version_id, LayerHits()),
+                                       hits, by_ref, names, rulebook, meta, params))
     present = {lyr.theme for lyr in layers}
     for theme in sorted(rulebook.themes() - present - {"slope", "planned_land_use", "declared_area"}):
         findings.append(LayerFinding(
@@ -202,12 +183,12 @@ def run_check(
         )
         session.add(submission)
         session.flush()
-    stored_params = {**params, "rules": _snapshot(rulebook.rules), "compat": [list(c) for c in rulebook.compat]}
+    rule_set = rerun.rule_set if rerun is not None else store_rule_set(session, rulebook)
     result.submission_id = submission.id
     result.duration_ms = round((time.perf_counter() - t0) * 1000, 2)
     run = CheckRun(
         submission_id=submission.id, as_of=as_of, rerun_of=rerun.id if rerun else None,
-        verdict=verdict, params=stored_params, versions=versions,
+        verdict=verdict, rule_set=rule_set, params=params, versions=versions,
         result=result.model_dump(mode="json"), duration_ms=result.duration_ms,
     )
     session.add(run)
@@ -220,31 +201,30 @@ def run_check(
     return result
 
 
-def _layer_finding(lyr: LayerRow, site: Site, area: float, hs: list[Any], unions: dict[int, Any],
+def _layer_finding(lyr: LayerRow, site: Site, area: float, lh: LayerHits, hits: dict[int, LayerHits],
                    by_ref: dict[str, LayerRow], names: dict[tuple[str, str], str], rb: RuleBook,
                    meta: ProjectMeta, params: dict[str, float]) -> LayerFinding:
     reference = lyr.plan_status == "superseded"
     wholly_inside = False
     classes: list[ClassFinding] = []
-    kept: list[shapely.Geometry] = []
-    for code, raw, n, g in sorted(hs, key=lambda h: -h[3].area):
-        a = float(g.area)
+    kept: list[ClassHits] = []
+    for ch in sorted(lh.classes, key=lambda c: -c.area):
+        a = ch.area
         if a <= EPS:
             continue
-        inside_all = a >= area * (1 - 1e-6) and site.geom.difference(g).area <= max(EPS, area * 1e-9)
+        inside_all = a >= area * (1 - 1e-6) and site.geom.difference(ch.union).area <= max(EPS, area * 1e-9)
         wholly_inside = wholly_inside or inside_all
-        sliver = not inside_all and _is_sliver(g, params)
-        rule = None if reference else rb.match(lyr.theme, "inside", meta.project_type, code, raw)
+        sliver = not inside_all and _is_sliver(ch, params)
+        rule = None if reference else rb.match(lyr.theme, "inside", meta.project_type, ch.code, ch.raw)
         sev = "reference" if reference else (rule.severity if rule else "none")
         classes.append(ClassFinding(
-            class_code=code, class_raw=raw, class_name=names.get((lyr.class_scheme or "", code or "")),
-            area_m2=round(a, 2), area_ha=_ha(a), share=round(a / area, 6), features=n,
+            class_code=ch.code, class_raw=ch.raw, class_name=names.get((lyr.class_scheme or "", ch.code or "")),
+            area_m2=round(a, 2), area_ha=_ha(a), share=round(a / area, 6), features=ch.features,
             severity=sev if not sliver else "none", rule=rule_ref(rule), sliver=sliver))  # type: ignore[arg-type]
         if not sliver:
-            kept.append(g)
-    hit = shapely.union_all(kept) if kept else shapely.Polygon()
-    hit_area = float(hit.area)
-    coverage_area, note = _coverage(lyr, site, area, unions, by_ref)
+            kept.append(ch)
+    hit_area = lh.area_of(kept)
+    coverage_area, note = _coverage(lyr, site, area, hits, by_ref)
     outside = max(0.0, coverage_area - hit_area)
     if not reference and outside > params["sliver_min_area_m2"]:
         rule = rb.match(lyr.theme, "outside", meta.project_type)
@@ -279,17 +259,17 @@ def _layer_finding(lyr: LayerRow, site: Site, area: float, hs: list[Any], unions
     )
 
 
-def _coverage(lyr: LayerRow, site: Site, area: float, unions: dict[int, Any],
+def _coverage(lyr: LayerRow, site: Site, area: float, hits: dict[int, LayerHits],
               by_ref: dict[str, LayerRow]) -> tuple[float, tuple[str, str] | None]:
     """Area of the site inside the layer's coverage, and a note when coverage is partial."""
     mode = lyr.coverage or "extent"
     if mode == "features":
-        covered = float(unions.get(lyr.version_id, shapely.Polygon()).area)
+        covered = hits[lyr.version_id].area if lyr.version_id in hits else 0.0
     elif mode.startswith("layer:"):
         ref = by_ref.get(mode[len("layer:"):])
         if ref is None:
             return 0.0, ("覆盖范围图层未载入，无法判断", "the coverage layer is not loaded; cannot tell")
-        covered = float(unions.get(ref.version_id, shapely.Polygon()).area)
+        covered = hits[ref.version_id].area if ref.version_id in hits else 0.0
     else:
         if lyr.extent is None:
             return 0.0, ("该版本无范围信息", "this version has no extent")
@@ -323,25 +303,28 @@ def _slope(settings: Settings, site: Site, layers: list[LayerRow], rb: RuleBook,
         rule=rule_ref(rule) if flagged else None)
 
 
-def _use(site: Site, area: float, vector: list[LayerRow], hits: dict[int, list[Any]], rb: RuleBook,
+def _use(site: Site, area: float, vector: list[LayerRow], hits: dict[int, LayerHits], rb: RuleBook,
          meta: ProjectMeta, params: dict[str, float]) -> UseFinding:
     planned = [lyr for lyr in vector if lyr.theme == "planned_land_use" and lyr.plan_status == "active"]
     if not meta.proposed_use:
         return UseFinding(proposed_use=None, state="no_data")
     if not planned:
         return UseFinding(proposed_use=meta.proposed_use, state="no_data")
-    ok, bad, bad_codes = [], [], set()
+    ok_area = bad_area = 0.0
+    bad_codes: set[str] = set()
     for lyr in planned:
-        for code, raw, _, g in hits.get(lyr.version_id, []):
-            if g.area <= EPS or _is_sliver(g, params):
+        lh = hits.get(lyr.version_id, LayerHits())
+        ok, bad = [], []
+        for ch in lh.classes:
+            if ch.area <= EPS or _is_sliver(ch, params):
                 continue
-            if code and rb.compatible(meta.proposed_use, code):
-                ok.append(g)
+            if ch.code and rb.compatible(meta.proposed_use, ch.code):
+                ok.append(ch)
             else:
-                bad.append(g)
-                bad_codes.add(code or f"({raw})")
-    bad_area = float(shapely.union_all(bad).area) if bad else 0.0
-    ok_area = float(shapely.union_all(ok).area) if ok else 0.0
+                bad.append(ch)
+                bad_codes.add(ch.code or f"({ch.raw})")
+        ok_area += lh.area_of(ok)
+        bad_area += lh.area_of(bad)
     rule = rb.match("planned_land_use", "incompatible", meta.project_type) if bad_area > EPS else None
     state = "applies" if bad_area > EPS else ("does_not_apply" if ok_area >= area * (1 - 1e-6) else "no_data")
     return UseFinding(

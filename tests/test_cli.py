@@ -85,7 +85,7 @@ def test_check_command_on_the_coordinate_txt(store, data_dir, tmp_path):
     html = out.read_text(encoding="utf-8")
     assert "9,600.00" in html and "以有权机关审批为准" in html
     text_out = run("check", "--rerun", str(body["run_id"])).output
-    assert f"检查记录" in text_out
+    assert "检查记录" in text_out
 
 
 def test_batch_check_gives_one_result_per_site(store, tmp_path):

@@ -275,3 +275,23 @@ def test_as_of_picks_the_versions_loaded_by_then(spot, store):
         old = run_check(s, store.settings, Site(MultiPolygon([sp.g(SITE)]), "t"), ProjectMeta(), as_of=between)
     assert sp.layer_of(old, ref).version == 1 and sp.layer_of(old, ref).area_m2 == pytest.approx(3000.0)
     assert sp.layer_of(sp.check(SITE), ref).area_m2 == pytest.approx(7000.0)
+
+
+def test_rerun_uses_the_rules_of_its_time(spot, store):
+    from sqlalchemy import text
+
+    sp = spot()
+    ref = sp.layer("ysq", [box(0, 0, 50, 100)], theme="cultural_relic", classes=["建设控制地带"],
+                   coverage=sp.window)
+    first = sp.check(SITE)
+    assert sp.layer_of(first, ref).severity == "needs_approval"
+    try:
+        with store.session() as s:
+            s.execute(text("UPDATE rules SET severity = 'forbidden' WHERE key = 'relic_control'"))
+        assert sp.layer_of(sp.check(SITE), ref).severity == "forbidden"  # new checks use new rules
+        with store.session() as s:
+            again = rerun_check(s, store.settings, first.run_id)
+        assert sp.layer_of(again, ref).severity == "needs_approval"  # the re-run uses the old ones
+    finally:
+        with store.session() as s:
+            s.execute(text("UPDATE rules SET severity = 'needs_approval' WHERE key = 'relic_control'"))
