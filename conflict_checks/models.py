@@ -89,7 +89,7 @@ class CheckRun(Base):
     as_of: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     rerun_of: Mapped[int | None] = mapped_column(ForeignKey("check_runs.id"))
     verdict: Mapped[str] = mapped_column(String(20))
-    rule_set: Mapped[str] = mapped_column(ForeignKey("rule_sets.sha256"))
+    rule_set: Mapped[str | None] = mapped_column(ForeignKey("rule_sets.sha256"))
     params: Mapped[dict[str, Any]] = mapped_column(JSONB)
     versions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     result: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -116,7 +116,10 @@ def run_check(
     t0 = time.perf_counter()
     now = dt.datetime.now(dt.timezone.utc)
     if rerun is not None:
-        params = dict(rerun.params)
+        params = {k: v for k, v in rerun.params.items() if k not in ("rules", "compat")}
+        if rerun.rule_set is None:
+            raise NotFoundError(f"检查记录 {rerun.id} 未保存所用规则，无法按原规则重新运行",
+                                f"check run {rerun.id} kept no rule set; it cannot be re-run with its rules")
         rulebook = rule_book_of_set(session, rerun.rule_set)
         as_of = rerun.as_of
         layers = active_layers(session, as_of, [v["version_id"] for v in rerun.versions])

@@ -50,15 +50,6 @@ def upgrade() -> None:
             CONSTRAINT uq_use_compatibility_proposed UNIQUE (proposed, planned)
         );
 
-        -- The rules a run used, stored once per distinct set (runs point to it by sha256), so a
-        -- re-run applies exactly the same rules after the table was edited.
-        CREATE TABLE rule_sets (
-            sha256 char(64) PRIMARY KEY,
-            rules jsonb NOT NULL,
-            compat jsonb NOT NULL,
-            created_at timestamptz NOT NULL DEFAULT now()
-        );
-
         CREATE TABLE submissions (
             id serial PRIMARY KEY,
             project_code varchar(100),
@@ -85,7 +76,6 @@ def upgrade() -> None:
             rerun_of integer REFERENCES check_runs(id),
             verdict varchar(20) NOT NULL
                 CONSTRAINT ck_check_runs_verdict CHECK (verdict IN ('pass','conditional','fail')),
-            rule_set char(64) NOT NULL REFERENCES rule_sets(sha256),
             params jsonb NOT NULL,
             versions jsonb NOT NULL,
             result jsonb NOT NULL,
@@ -122,6 +112,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(
-        "DROP TABLE check_findings, check_runs, submissions, rule_sets, use_compatibility, rules; "
+        "DROP TABLE check_findings, check_runs, submissions, use_compatibility, rules; "
         "ALTER TABLE layers DROP COLUMN coverage"
     )
