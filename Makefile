@@ -1,7 +1,7 @@
 # 多规合一 GIS platform — set-up and everyday commands for Debian/Ubuntu.
 #   make run    install everything, start the embedded PostGIS, load the Dingxi demo data, serve
 #   make test   install everything and run the tests against a real embedded PostGIS
-#   make bench  run the benchmarks (see bench/README.md)
+#   make bench  run the benchmarks (see bench/README.md): bench-ingest, bench-precheck
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,7 +10,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS   := postgresql-15 postgresql-15-postgis-3 gdal-bin libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench system venv lint clean-store
+.PHONY: run test bench bench-ingest bench-precheck system venv lint clean-store
 
 system:
 	@if ! dpkg -s $(DEBS) >/dev/null 2>&1; then \
@@ -41,8 +41,13 @@ test: system venv
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
-bench: system venv
-	$(BIN)/python -m bench.ingest_bench
+bench: bench-ingest bench-precheck
+
+bench-ingest: system venv
+	$(BIN)/python -m bench.ingest_bench --repeat 5
+
+bench-precheck: system venv
+	$(BIN)/python -m bench.precheck_bench
 
 clean-store:
 	-$(BIN)/gisplat db stop
