@@ -72,17 +72,20 @@ class LayerHits:
 
 
 def _overlapping(pieces: np.ndarray) -> bool:
-    """True when two pieces share interior (touching along edges or at points does not count)."""
+    """True when two pieces share interior of more than 1 cm² (touching along edges or at
+    points does not count, nor do the floating-point slivers of shared edges)."""
     if len(pieces) < 2:
         return False
     tree = shapely.STRtree(pieces)
-    hit = tree.query(pieces, predicate="intersects")
-    hit = hit[:, hit[0] < hit[1]]
-    if hit.shape[1] == 0:
+    pairs = tree.query(pieces)
+    pairs = pairs[:, pairs[0] < pairs[1]]
+    if pairs.shape[1] == 0:
         return False
-    touch = tree.query(pieces, predicate="touches")
-    touching = {(int(a), int(b)) for a, b in touch.T if a < b}
-    return any((int(a), int(b)) not in touching for a, b in hit.T)
+    a, b = pieces[pairs[0]], pieces[pairs[1]]
+    inner = shapely.relate_pattern(a, b, "T********")
+    if not inner.any():
+        return False
+    return bool((shapely.area(shapely.intersection(a[inner], b[inner])) > 1e-4).any())
 
 
 def site_hits(session: Session, site: shapely.Geometry, version_ids: list[int], srid: int) -> dict[int, LayerHits]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,7 @@ from gis_platform.core.errors import NotFoundError
 from gis_platform.core.settings import Settings
 
 from . import queries
-from .models import CheckFinding, CheckRun, Submission
+from .models import CheckRun, Submission
 from .overlay import ClassHits, LayerHits, site_hits
 from .rules import SEVERITY_RANK, RuleBook, rule_book_of_set, rule_ref, store_rule_set
 from .schemas import (
@@ -82,10 +83,15 @@ def active_layers(session: Session, as_of: dt.datetime, version_ids: list[int] |
             for r in rows]
 
 
+_NAMES: dict[str, dict[tuple[str, str], str]] = {}
+
+
 def _class_names(session: Session, layers: list[LayerRow], hits: dict[int, LayerHits]) -> dict[tuple[str, str], str]:
-    pairs = [(lyr.class_scheme, c.code) for lyr in layers if lyr.class_scheme and lyr.version_id in hits
-             for c in hits[lyr.version_id].classes if c.code]
-    return {(s, c): n for s, c, n in session.execute(queries.class_names(pairs))}
+    """Names of class codes (the code tables change only with a new release: read once)."""
+    key = str(session.get_bind().url)
+    if key not in _NAMES:
+        _NAMES[key] = {(s, c): n for s, c, n in session.execute(queries.ALL_CLASS_NAMES)}
+    return _NAMES[key]
 
 
 def _is_sliver(c: ClassHits, params: dict[str, float]) -> bool:
@@ -128,16 +134,21 @@ def run_check(
             "sliver_min_area_m2": settings.check_sliver_min_area_m2,
             "sliver_buffer_m": settings.check_sliver_buffer_m,
         }
-        rulebook = RuleBook.load(session)
+        rules_version = session.execute(queries.CHECK_START).one().rules_version
+        rulebook = RuleBook.load(session, rules_version)
         as_of = as_of or now
         layers = active_layers(session, as_of, None)
 
     area = site.area_m2
     srid = settings.store_srid
     vector = [lyr for lyr in layers if lyr.data_kind == "vector"]
-    for stmt in queries.CHECK_SESSION_SETTINGS.split(";"):
-        session.connection().exec_driver_sql(stmt)
-    hits = site_hits(session, site.geom, [lyr.version_id for lyr in vector], srid)
+    if rerun is not None:
+        session.execute(queries.CHECK_START)
+    # Context layers (counties, coverage areas) are overlaid only when a layer's coverage
+    # refers to them.
+    coverage_refs = {lyr.coverage[len("layer:"):] for lyr in vector if lyr.coverage.startswith("layer:")}
+    overlaid = [lyr for lyr in vector if lyr.theme not in CONTEXT_THEMES or lyr.ref in coverage_refs]
+    hits = site_hits(session, site.geom, [lyr.version_id for lyr in overlaid], srid)
     names = _class_names(session, vector, hits)
     by_ref = {lyr.ref: lyr for lyr in layers}
 
@@ -197,7 +208,10 @@ def run_check(
     session.add(run)
     session.flush()
     result.run_id = run.id
-    session.add_all(_finding_rows(run.id, findings, slope, use))
+    rows = _finding_rows(run.id, findings, slope, use)
+    if rows:
+        session.execute(queries.INSERT_FINDINGS, {
+            "run_id": run.id, **{c: [r[c] for r in rows] for c in queries.FINDING_COLUMNS}})
     session.flush()
     audit.record(session, "check.run", f"run {run.id}", actor=actor, submission=submission.id,
                  verdict=verdict, rerun_of=rerun.id if rerun else None)
@@ -393,26 +407,30 @@ def _verdict(findings: list[LayerFinding], slope: SlopeFinding, use: UseFinding,
     return "pass", reasons
 
 
-def _finding_rows(run_id: int, findings: list[LayerFinding], slope: SlopeFinding, use: UseFinding) -> list[CheckFinding]:
-    rows: list[CheckFinding] = []
+def _finding_rows(run_id: int, findings: list[LayerFinding], slope: SlopeFinding,
+                  use: UseFinding) -> list[dict[str, Any]]:
+    """One row per layer class (or per layer without classes), plus slope and use when flagged."""
+    rows: list[dict[str, Any]] = []
+
+    def add(**kw: Any) -> None:
+        rows.append({"run_id": run_id, "finding_no": len(rows) + 1, "layer_id": None, "version_id": None,
+                     "class_code": None, "class_raw": None, "rule_key": None, "department": None, **kw})
+
     for f in findings:
-        items = [c for c in f.classes] or [None]
-        for c in items:
-            rows.append(CheckFinding(
-                run_id=run_id, finding_no=len(rows) + 1, layer_id=f.layer_id, version_id=f.version_id,
-                theme=f.theme, class_code=c.class_code if c else None, class_raw=c.class_raw if c else None,
+        for c in f.classes or [None]:
+            add(layer_id=f.layer_id, version_id=f.version_id, theme=f.theme,
+                class_code=c.class_code if c else None, class_raw=c.class_raw if c else None,
                 state=f.state, area_m2=c.area_m2 if c else f.area_m2, share=c.share if c else f.share,
-                severity=(c.severity if c else f.severity), rule_key=c.rule.key if c and c.rule else None,
-                department=c.rule.department if c and c.rule else None))
+                severity=c.severity if c else f.severity, rule_key=c.rule.key if c and c.rule else None,
+                department=c.rule.department if c and c.rule else None)
     if slope.rule is not None:
-        rows.append(CheckFinding(run_id=run_id, finding_no=len(rows) + 1, version_id=slope.version_id,
-                                 theme="slope", state=slope.state, area_m2=slope.area_above_m2,
-                                 share=slope.share_above, severity=slope.severity, rule_key=slope.rule.key,
-                                 department=slope.rule.department))
+        add(version_id=slope.version_id, theme="slope", state=slope.state, area_m2=slope.area_above_m2,
+            share=slope.share_above, severity=slope.severity, rule_key=slope.rule.key,
+            department=slope.rule.department)
     if use.rule is not None:
-        rows.append(CheckFinding(run_id=run_id, finding_no=len(rows) + 1, theme="planned_land_use",
-                                 state=use.state, area_m2=use.incompatible_area_m2, share=use.incompatible_share,
-                                 severity=use.severity, rule_key=use.rule.key, department=use.rule.department))
+        add(theme="planned_land_use", state=use.state, area_m2=use.incompatible_area_m2,
+            share=use.incompatible_share, severity=use.severity, rule_key=use.rule.key,
+            department=use.rule.department)
     return rows
 
 

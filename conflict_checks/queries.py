@@ -94,10 +94,19 @@ SITE_PIECES = text(
 ).bindparams(bindparam("vids", type_=ARRAY(Integer)))
 
 # A check is a short interactive query: parallel workers cost more to start (each loads PostGIS)
-# than they save, and a custom plan lets the planner prune partitions by the version ids.
+# than they save, and a custom plan lets the planner prune partitions by the version ids. The
+# same round trip reads the rules' change counter (checks cache the rules between edits).
 CHECK_SESSION_SETTINGS = (
     "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL plan_cache_mode = force_custom_plan"
 )
+CHECK_START = text(
+    """
+    SELECT set_config('max_parallel_workers_per_gather', '0', true),
+           set_config('plan_cache_mode', 'force_custom_plan', true),
+           (SELECT value FROM store_meta WHERE key = 'rules_version') AS rules_version
+    """
+)
+ALL_CLASS_NAMES = select(ClassCode.scheme, ClassCode.code, ClassCode.name_zh)
 
 APPLIES_FEATURES = text(
     """
@@ -152,6 +161,21 @@ INSERT_RULE_SET = text(
     "CAST(:compat AS jsonb)) ON CONFLICT (sha256) DO NOTHING"
 )
 RULE_SET = text("SELECT rules, compat FROM rule_sets WHERE sha256 = :sha256")
+
+# All findings of a run in one statement and one round trip (column arrays, unnested).
+INSERT_FINDINGS = text(
+    """
+    INSERT INTO check_findings (run_id, finding_no, layer_id, version_id, theme, class_code, class_raw,
+                                state, area_m2, share, severity, rule_key, department)
+    SELECT :run_id, * FROM unnest(
+        CAST(:finding_no AS integer[]), CAST(:layer_id AS integer[]), CAST(:version_id AS integer[]),
+        CAST(:theme AS text[]), CAST(:class_code AS text[]), CAST(:class_raw AS text[]),
+        CAST(:state AS text[]), CAST(:area_m2 AS float8[]), CAST(:share AS float8[]),
+        CAST(:severity AS text[]), CAST(:rule_key AS text[]), CAST(:department AS text[]))
+    """
+)
+FINDING_COLUMNS = ("finding_no", "layer_id", "version_id", "theme", "class_code", "class_raw", "state",
+                   "area_m2", "share", "severity", "rule_key", "department")
 
 SUBMISSION_GEOM = text("SELECT ST_AsBinary(geom) FROM submissions WHERE id = :id")
 

@@ -92,6 +92,9 @@ def seed_rules_if_empty(session: Session) -> None:
         load_rules(session)
 
 
+_BOOKS: dict[tuple[str, str | None], RuleBook] = {}
+
+
 @dataclass
 class RuleBook:
     """Active rules, indexed for matching."""
@@ -100,11 +103,26 @@ class RuleBook:
     compat: list[tuple[str, str, bool]] = field(default_factory=list)
 
     @classmethod
-    def load(cls, session: Session) -> RuleBook:
-        """Active rules and compatibility rows from the store."""
+    def load(cls, session: Session, version: str | None = None) -> RuleBook:
+        """Active rules and compatibility rows from the store. With the store's rules change
+        counter, a book read earlier at the same counter is reused (rules are edited rarely)."""
+        key = (str(session.get_bind().url), version)
+        if version is not None and key in _BOOKS:
+            return _BOOKS[key]
         rules = list(session.execute(queries.active_rules()).scalars())
         compat = [(c.proposed, c.planned, c.compatible) for c in session.execute(queries.compatibility()).scalars()]
-        return cls(rules, compat)
+        for r in rules:
+            session.expunge(r)  # detached: safe to share between sessions
+        book = cls(rules, compat)
+        if version is not None:
+            _BOOKS.clear()
+            _BOOKS[key] = book
+        return book
+
+    def __post_init__(self) -> None:
+        self._by: dict[tuple[str, str], list[Rule]] = {}
+        for r in self.rules:
+            self._by.setdefault((r.theme, r.when), []).append(r)
 
     def themes(self, severities: tuple[str, ...] = ("forbidden", "needs_approval")) -> set[str]:
         """Themes for which a rule can block or condition a project (data must exist for them)."""
@@ -114,9 +132,7 @@ class RuleBook:
               class_code: str | None = None, class_raw: str | None = None) -> Rule | None:
         """The most specific active rule for a finding, or None."""
         best: tuple[float, Rule] | None = None
-        for r in self.rules:
-            if r.theme != theme or r.when != when:
-                continue
+        for r in self._by.get((theme or "", when), ()):
             if r.project_types and project_type not in r.project_types:
                 continue
             score = 0.0

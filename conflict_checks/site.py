@@ -4,11 +4,12 @@ like any ingest (CRS declared or given, geometry valid, inside the deployment), 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS
@@ -81,13 +82,11 @@ def _declared_from_txt(result: ReadResult, rows: slice | None = None) -> float |
     return float(values.sum()) * 10_000 if len(values) else None
 
 
-def _prepare(result: ReadResult, display: str, settings: Settings, crs: str | None,
-             repair: bool) -> tuple[np.ndarray, list[Problem]]:
-    labels = result.labels()
-    raw = np.asarray(result.frame.geometry.values)
+def _prepare(raw: np.ndarray, labels: Sequence[str], src: CRS, display: str, settings: Settings,
+             repair: bool, repairable: list[Problem] | None = None) -> np.ndarray:
+    """Limits, validation (repair only on request), reprojection and the extent check."""
     check_vertex_limits(raw, labels, settings.limits, display)
-    src, notes = settle_crs(result, crs, display, settings)
-    checker = GeometryChecker(family="polygon", file=display, repair=repair, repairable=result.repairable)
+    checker = GeometryChecker(family="polygon", file=display, repair=repair, repairable=repairable)
     geoms = checker.check(raw, labels)
     if checker.failed:
         raise checker.error()
@@ -95,7 +94,7 @@ def _prepare(result: ReadResult, display: str, settings: Settings, crs: str | No
     outside = np.flatnonzero(~shapely.contains(deployment_extent(settings).store, geoms))
     if outside.size:
         raise extent_error(raw, [int(i) for i in outside], labels, src, display, settings)
-    return geoms, notes + result.notes
+    return geoms
 
 
 def sites_from_file(
@@ -112,8 +111,11 @@ def sites_from_file(
     with tempfile.TemporaryDirectory(prefix="gisplat-site-") as tmp:
         result = read_source(path, settings.limits, Path(tmp), source_layer=source_layer,
                              encoding=encoding, display_name=display)
-    geoms, notes = _prepare(result, display, settings, crs, repair)
     labels = result.labels()
+    src, crs_notes = settle_crs(result, crs, display, settings)
+    geoms = _prepare(np.asarray(result.frame.geometry.values), labels, src, display, settings, repair,
+                     result.repairable)
+    notes = crs_notes + result.notes
     if not batch:
         geom = _as_multipolygon(geoms)
         _check_site(geom, "全部要素/all features", display, settings)
@@ -131,20 +133,28 @@ def site_from_geojson(obj: dict[str, Any], settings: Settings, *, crs: str | Non
     unless ``crs`` is given)."""
     display = "GeoJSON"
     try:
-        frame = gpd.GeoDataFrame.from_features(
-            obj["features"] if obj.get("type") == "FeatureCollection"
-            else [obj if obj.get("type") == "Feature" else {"type": "Feature", "properties": {}, "geometry": obj}]
-        )
+        if obj.get("type") == "FeatureCollection":
+            geometries = [f.get("geometry") for f in obj["features"]]
+        elif obj.get("type") == "Feature":
+            geometries = [obj.get("geometry")]
+        else:
+            geometries = [obj]
+        geoms = [shapely.geometry.shape(g) if g else None for g in geometries]
     except Exception as exc:  # noqa: BLE001 - any malformed GeoJSON is the user's input error
         raise InputError(f"GeoJSON 无法解析：{exc}", f"cannot parse the GeoJSON: {exc}", file=display) from None
-    if len(frame) == 0:
+    if not geoms:
         raise InputError("GeoJSON 中没有要素", "the GeoJSON holds no features", file=display)
-    result = ReadResult(frame=frame, crs=parse_crs(crs) if crs else CRS.from_epsg(4326),
-                        source_format="geojson")
-    geoms, notes = _prepare(result, display, settings, None, repair=False)
-    geom = _as_multipolygon(geoms)
+    src = _crs(crs) if crs else _crs("EPSG:4326")
+    labels = [f"#{i + 1}" for i in range(len(geoms))]
+    store = _prepare(np.array(geoms, dtype=object), labels, src, display, settings, repair=False)
+    geom = _as_multipolygon(store)
     _check_site(geom, "GeoJSON", display, settings)
-    return Site(geom, display, None, None, None, notes)
+    return Site(geom, display, None, None, None, [])
+
+
+@lru_cache(maxsize=32)
+def _crs(text: str) -> CRS:
+    return parse_crs(text)
 
 
 def point_in_store(x: float, y: float, crs: str, settings: Settings) -> shapely.Point:
