@@ -76,6 +76,8 @@ def _overlapping(pieces: np.ndarray) -> bool:
     points does not count, nor do the floating-point slivers of shared edges)."""
     if len(pieces) < 2:
         return False
+    if shapely.coverage_is_valid(pieces):  # GEOS coverage check: no overlaps, edges match (fast)
+        return False
     tree = shapely.STRtree(pieces)
     pairs = tree.query(pieces)
     pairs = pairs[:, pairs[0] < pairs[1]]

@@ -10,6 +10,7 @@ used, so re-running it gives the same answer after layers or rules have changed.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from typing import Any
 from dataclasses import dataclass
@@ -187,34 +188,25 @@ def run_check(
         boundary=site.boundary(), county=county, area=area_check, layers=findings,
         slope=slope, use=use, verdict=verdict, reasons=reasons, params=params, versions=versions,
     )
-    if submission is None:
-        submission = Submission(
-            project_code=meta.project_code, name=meta.name, applicant=meta.applicant,
-            proposed_use=meta.proposed_use, project_type=meta.project_type,
-            declared_area_m2=meta.declared_area_m2, source_name=site.source_name,
-            source_sha256=site.source_sha256, area_m2=area,
-            geom=f"SRID={srid};{site.geom.wkt}", created_by=actor or audit.current_actor(),
-        )
-        session.add(submission)
-        session.flush()
     rule_set = rerun.rule_set if rerun is not None else store_rule_set(session, rulebook)
-    result.submission_id = submission.id
     result.duration_ms = round((time.perf_counter() - t0) * 1000, 2)
-    run = CheckRun(
-        submission_id=submission.id, as_of=as_of, rerun_of=rerun.id if rerun else None,
-        verdict=verdict, rule_set=rule_set, params=params, versions=versions,
-        result=result.model_dump(mode="json"), duration_ms=result.duration_ms,
-    )
-    session.add(run)
-    session.flush()
-    result.run_id = run.id
-    rows = _finding_rows(run.id, findings, slope, use)
-    if rows:
-        session.execute(queries.INSERT_FINDINGS, {
-            "run_id": run.id, **{c: [r[c] for r in rows] for c in queries.FINDING_COLUMNS}})
-    session.flush()
-    audit.record(session, "check.run", f"run {run.id}", actor=actor, submission=submission.id,
-                 verdict=verdict, rerun_of=rerun.id if rerun else None)
+    rows = _finding_rows(0, findings, slope, use)
+    stored = result.model_dump(mode="json")
+    # One statement stores the submission (unless it exists), the run, its findings and the
+    # audit entry: one round trip, one transaction with the caller's.
+    run_id, submission_id = session.execute(queries.STORE_RUN, {
+        "submission_id": submission.id if submission is not None else None,
+        "project_code": meta.project_code, "name": meta.name, "applicant": meta.applicant,
+        "proposed_use": meta.proposed_use, "project_type": meta.project_type,
+        "declared_area_m2": meta.declared_area_m2, "source_name": site.source_name,
+        "source_sha256": site.source_sha256, "area_m2": area, "geom": shapely.to_wkb(site.geom),
+        "srid": srid, "actor": actor or audit.current_actor(), "as_of": as_of,
+        "rerun_of": rerun.id if rerun else None, "verdict": verdict, "rule_set": rule_set,
+        "params": json.dumps(params), "versions": json.dumps(versions),
+        "result": json.dumps(stored, ensure_ascii=False), "duration_ms": result.duration_ms,
+        **{queries.FINDING_BINDS[c]: [r[c] for r in rows] for c in queries.FINDING_COLUMNS},
+    }).one()
+    result.run_id, result.submission_id = run_id, submission_id
     return result
 
 
@@ -229,7 +221,9 @@ def _layer_finding(lyr: LayerRow, site: Site, area: float, lh: LayerHits, hits: 
         a = ch.area
         if a <= EPS:
             continue
-        inside_all = a >= area * (1 - 1e-6) and site.geom.difference(ch.union).area <= max(EPS, area * 1e-9)
+        # The pieces lie inside the site, so the site is wholly inside the class exactly when the
+        # class covers the site's whole area (overlaps are already merged in ch.area).
+        inside_all = a >= area - max(EPS, area * 1e-9)
         wholly_inside = wholly_inside or inside_all
         sliver = not inside_all and _is_sliver(ch, params)
         rule = None if reference else rb.match(lyr.theme, "inside", meta.project_type, ch.code, ch.raw)

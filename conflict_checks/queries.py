@@ -162,20 +162,49 @@ INSERT_RULE_SET = text(
 )
 RULE_SET = text("SELECT rules, compat FROM rule_sets WHERE sha256 = :sha256")
 
-# All findings of a run in one statement and one round trip (column arrays, unnested).
-INSERT_FINDINGS = text(
-    """
-    INSERT INTO check_findings (run_id, finding_no, layer_id, version_id, theme, class_code, class_raw,
-                                state, area_m2, share, severity, rule_key, department)
-    SELECT :run_id, * FROM unnest(
-        CAST(:finding_no AS integer[]), CAST(:layer_id AS integer[]), CAST(:version_id AS integer[]),
-        CAST(:theme AS text[]), CAST(:class_code AS text[]), CAST(:class_raw AS text[]),
-        CAST(:state AS text[]), CAST(:area_m2 AS float8[]), CAST(:share AS float8[]),
-        CAST(:severity AS text[]), CAST(:rule_key AS text[]), CAST(:department AS text[]))
-    """
-)
 FINDING_COLUMNS = ("finding_no", "layer_id", "version_id", "theme", "class_code", "class_raw", "state",
                    "area_m2", "share", "severity", "rule_key", "department")
+FINDING_BINDS = {c: ("area_m2_list" if c == "area_m2" else c) for c in FINDING_COLUMNS}
+
+# Everything a check run stores, in one round trip: the submission (unless :submission_id names
+# an existing one), the run, its findings (column arrays) and the audit entry.
+STORE_RUN = text(
+    """
+    WITH new_submission AS (
+        INSERT INTO submissions (project_code, name, applicant, proposed_use, project_type,
+                                 declared_area_m2, source_name, source_sha256, area_m2, geom, created_by)
+        SELECT :project_code, :name, :applicant, :proposed_use, :project_type, :declared_area_m2,
+               :source_name, :source_sha256, :area_m2, ST_Multi(ST_GeomFromWKB(:geom, :srid)), :actor
+        WHERE CAST(:submission_id AS integer) IS NULL
+        RETURNING id
+    ), submission AS (
+        SELECT id FROM new_submission
+        UNION ALL SELECT CAST(:submission_id AS integer) WHERE CAST(:submission_id AS integer) IS NOT NULL
+    ), run AS (
+        INSERT INTO check_runs (submission_id, as_of, rerun_of, verdict, rule_set, params, versions,
+                                result, duration_ms)
+        SELECT id, :as_of, :rerun_of, :verdict, :rule_set, CAST(:params AS jsonb),
+               CAST(:versions AS jsonb), CAST(:result AS jsonb), :duration_ms
+        FROM submission
+        RETURNING id, submission_id
+    ), findings AS (
+        INSERT INTO check_findings (run_id, finding_no, layer_id, version_id, theme, class_code,
+                                    class_raw, state, area_m2, share, severity, rule_key, department)
+        SELECT run.id, f.* FROM run, unnest(
+            CAST(:finding_no AS integer[]), CAST(:layer_id AS integer[]), CAST(:version_id AS integer[]),
+            CAST(:theme AS text[]), CAST(:class_code AS text[]), CAST(:class_raw AS text[]),
+            CAST(:state AS text[]), CAST(:area_m2_list AS float8[]), CAST(:share AS float8[]),
+            CAST(:severity AS text[]), CAST(:rule_key AS text[]), CAST(:department AS text[])) AS f
+    ), audit AS (
+        INSERT INTO audit_log (actor, action, target, details)
+        SELECT :actor, 'check.run', 'run ' || run.id,
+               jsonb_build_object('submission', run.submission_id, 'verdict', CAST(:verdict AS text),
+                                  'rerun_of', CAST(:rerun_of AS integer))
+        FROM run
+    )
+    SELECT id, submission_id FROM run
+    """
+)
 
 SUBMISSION_GEOM = text("SELECT ST_AsBinary(geom) FROM submissions WHERE id = :id")
 

@@ -28,6 +28,7 @@ def report_data(session: Session, settings: Settings, run_id: int) -> tuple[dict
     site = shapely.from_wkb(bytes(wkb))
     result = dict(run.result)
     result["run_id"] = run.id
+    result["submission_id"] = run.submission_id
     minx, miny, maxx, maxy = site.bounds
     pad = max(maxx - minx, maxy - miny) * 0.2 + 20
     window = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)

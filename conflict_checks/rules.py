@@ -101,6 +101,7 @@ class RuleBook:
 
     rules: list[Rule]
     compat: list[tuple[str, str, bool]] = field(default_factory=list)
+    sha256: str | None = None  # of the stored rule set, once stored
 
     @classmethod
     def load(cls, session: Session, version: str | None = None) -> RuleBook:
@@ -168,6 +169,9 @@ _STORED_SETS: set[tuple[str, str]] = set()
 
 def store_rule_set(session: Session, book: RuleBook) -> str:
     """Keep the book's rules once by content hash and return the hash (runs refer to it)."""
+    key0 = str(session.get_bind().url)
+    if book.sha256 is not None and (key0, book.sha256) in _STORED_SETS:
+        return book.sha256
     rules = [{k: getattr(r, k) for k in SNAPSHOT_KEYS} for r in book.rules]
     compat = [list(c) for c in book.compat]
     rules_json = json.dumps(rules, ensure_ascii=False, sort_keys=True)
@@ -178,6 +182,7 @@ def store_rule_set(session: Session, book: RuleBook) -> str:
         session.execute(queries.INSERT_RULE_SET, {"sha256": sha, "rules": rules_json, "compat": compat_json})
         session.flush()
         _STORED_SETS.add(key)
+    book.sha256 = sha
     return sha
 
 
@@ -189,8 +194,13 @@ def rule_book_of_set(session: Session, sha: str) -> RuleBook:
 
 
 def rule_ref(rule: Rule | None) -> RuleRef | None:
-    """The public form of a rule."""
+    """The public form of a rule (made once per rule object)."""
     if rule is None:
         return None
-    return RuleRef(key=rule.key, severity=rule.severity, message_zh=rule.message_zh,  # type: ignore[arg-type]
+    cached = rule.__dict__.get("_public")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    ref = RuleRef(key=rule.key, severity=rule.severity, message_zh=rule.message_zh,  # type: ignore[arg-type]
                    message_en=rule.message_en, citation=rule.citation, department=rule.department)
+    rule.__dict__["_public"] = ref
+    return ref

@@ -84,7 +84,7 @@ def check_geojson(body: GeoJSONCheck, session: SessionDep, settings: SettingsDep
 def check_detail(run_id: int, session: SessionDep) -> CheckResult:
     """A stored check run."""
     run = get_run(session, run_id)
-    return CheckResult.model_validate({**run.result, "run_id": run.id})
+    return CheckResult.model_validate({**run.result, "run_id": run.id, "submission_id": run.submission_id})
 
 
 @router.post("/api/checks/{run_id}/rerun", response_model=CheckResult)
