@@ -62,23 +62,6 @@ LAYERS_BY_VERSION_IDS = text(
     """
 ).bindparams(bindparam("vids", type_=ARRAY(Integer)))
 
-# Per version and class: the union of the parts of features inside the site. Features wholly
-# inside the site are taken as they are (no intersection to compute); touching features give
-# empty polygonal parts and drop out. Partition pruning keeps each version to its own table.
-SITE_HITS = text(
-    """
-    WITH site AS (SELECT ST_GeomFromWKB(:site, :srid) AS g)
-    SELECT f.version_id, f.class_code, f.class_raw, count(*) AS n,
-           ST_AsBinary(ST_UnaryUnion(ST_Collect(
-               CASE WHEN ST_CoveredBy(f.geom, s.g) THEN f.geom
-                    ELSE ST_CollectionExtract(ST_Intersection(f.geom, s.g), 3) END
-           ))) AS wkb
-    FROM features f CROSS JOIN site s
-    WHERE f.version_id = ANY(:vids) AND ST_Intersects(f.geom, s.g)
-    GROUP BY f.version_id, f.class_code, f.class_raw
-    """
-).bindparams(bindparam("vids", type_=ARRAY(Integer)))
-
 # The pieces of the features of the given versions inside the site, one row per feature. Features
 # wholly inside are returned as they are; others are cut. Partition pruning keeps each version to
 # its own table.

@@ -136,7 +136,7 @@ def _class_values(result: ReadResult, class_field: str | None, display: str) -> 
             for v in result.frame[class_field].tolist()]
 
 
-CHUNK = 20_000
+CHUNK = 10_000
 
 
 def _classify(classifier: Classifier | None, values: list[Any] | None, n: int) -> Classified:
