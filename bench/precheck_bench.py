@@ -654,7 +654,7 @@ def measure_split(engine: Engine, settings: Settings, sites: list[dict], metas: 
     finally:
         for obj, name, fn in saved:
             setattr(obj, name, fn)
-    with session_scope(engine) as session:  # how the server planned SITE_HITS on a pooled connection
+    with session_scope(engine) as session:  # how the server planned SITE_PIECES on a pooled connection
         prepared = [dict(r._mapping) for r in session.execute(text(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
             "WHERE statement LIKE '%WITH site AS%'"))]
@@ -683,13 +683,13 @@ def profile_checks(engine: Engine, settings: Settings, sites: list[dict], metas:
 
 def explain_site_hits(engine: Engine, gj: dict[str, Any], vids: list[int], by_vid: dict[int, str]
                       ) -> dict[str, Any]:
-    """EXPLAIN ANALYZE of SITE_HITS for one site; SITE_HITS timed per layer (median of 5)."""
+    """EXPLAIN ANALYZE of SITE_PIECES for one site; SITE_PIECES timed per layer (median of 5)."""
     wkb = shapely.to_wkb(site_geom(gj))
     stmt = text("EXPLAIN (ANALYZE, BUFFERS) " + check_queries.SITE_PIECES.text).bindparams(
         bindparam("vids", type_=ARRAY(Integer)))
     with engine.connect() as conn:
         # unprepared: each execution planned for its own parameters (a pooled connection that
-        # has run SITE_HITS 5 times keeps it prepared and may be on the generic plan)
+        # has run SITE_PIECES 5 times keeps it prepared and may be on the generic plan)
         conn.connection.driver_connection.prepare_threshold = None
         for _ in range(2):
             conn.execute(check_queries.SITE_PIECES, {"site": wkb, "srid": SRID, "vids": vids}).all()
@@ -713,13 +713,13 @@ def explain_site_hits(engine: Engine, gj: dict[str, Any], vids: list[int], by_vi
             conn.execute(check_queries.SITE_PIECES, {"site": wkb, "srid": SRID, "vids": vids}).all()
             ts.append(time.perf_counter() - t0)
     return {"site_area_ha": site_geom(gj).area / 10_000, "plan": plan,
-            "site_hits_all_ms": 1000 * statistics.median(ts), "per_layer": per_layer}
+            "site_pieces_all_ms": 1000 * statistics.median(ts), "per_layer": per_layer}
 
 
 def parallel_effect(engine: Engine, sites: list[dict], vids: list[int]) -> dict[str, Any]:
-    """Diagnosis: SITE_HITS and peer B's SQL with the server's default parallel settings and with
+    """Diagnosis: SITE_PIECES and peer B's SQL with the server's default parallel settings and with
     ``max_parallel_workers_per_gather = 0`` (session setting of the benchmark's own connection;
-    statements unprepared so each site gets its own plan), and how often SITE_HITS plans workers."""
+    statements unprepared so each site gets its own plan), and how often SITE_PIECES plans workers."""
     wkbs = [shapely.to_wkb(site_geom(g)) for g in sites]
     plan_stmt = text("EXPLAIN (FORMAT JSON) " + check_queries.SITE_PIECES.text).bindparams(
         bindparam("vids", type_=ARRAY(Integer)))
@@ -967,14 +967,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nsplit of one check (mean of {split['checks']}, instrumented: {split['mean_total_ms']:.1f} ms):")
     for name, ms in split["mean_ms"].items():
         print(f"  {ms:7.2f} ms  {name}")
-    print(f"  SITE_HITS on a pooled connection (psycopg prepares after 5 runs): {split['site_hits_prepared']}")
+    print(f"  SITE_PIECES on a pooled connection (psycopg prepares after 5 runs): {split['site_hits_prepared']}")
     for label, ex in (("typical", explain), ("largest", explain_big)):
-        print(f"\nSITE_HITS, {label} site ({ex['site_area_ha']:.1f} ha): {ex['site_hits_all_ms']:.1f} ms all layers; "
+        print(f"\nSITE_PIECES, {label} site ({ex['site_area_ha']:.1f} ha): {ex['site_pieces_all_ms']:.1f} ms all layers; "
               "per layer: " + ", ".join(f"{k.split('/')[-1]} {v['ms']:.1f} ms/{v['features_hit']} f/"
                                         f"{v['vertices_hit']} v" for k, v in ex["per_layer"].items()))
-    print(f"\nparallel query, {par['sites']} sites: SITE_HITS plans workers for {par['site_hits_parallel_plans']}; "
+    print(f"\nparallel query, {par['sites']} sites: SITE_PIECES plans workers for {par['site_hits_parallel_plans']}; "
           "p50/p95 ms default -> max_parallel_workers_per_gather=0: "
-          f"SITE_HITS {par['default']['site_hits']['p50_ms']:.1f}/{par['default']['site_hits']['p95_ms']:.1f} -> "
+          f"SITE_PIECES {par['default']['site_hits']['p50_ms']:.1f}/{par['default']['site_hits']['p95_ms']:.1f} -> "
           f"{par['no_parallel']['site_hits']['p50_ms']:.1f}/{par['no_parallel']['site_hits']['p95_ms']:.1f}, "
           f"peer B SQL {par['default']['peer_b_sql']['p50_ms']:.1f}/{par['default']['peer_b_sql']['p95_ms']:.1f} -> "
           f"{par['no_parallel']['peer_b_sql']['p50_ms']:.1f}/{par['no_parallel']['peer_b_sql']['p95_ms']:.1f}")
