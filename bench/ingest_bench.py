@@ -17,7 +17,6 @@ import argparse
 import cProfile
 import datetime as dt
 import io
-import json
 import math
 import os
 import platform
@@ -28,7 +27,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pyogrio
@@ -36,6 +34,7 @@ import pyogrio.raw
 import shapely
 from sqlalchemy import Engine, text
 
+from bench.common import conninfo, ensure_home, finish
 from gis_platform.core.db import embedded_cluster, session_scope
 from gis_platform.core.settings import Settings
 from plans.bootstrap import prepare_store
@@ -136,41 +135,6 @@ def make_gpkg(n: int, seed: int, workdir: Path) -> Path:
 
 
 # -- store ------------------------------------------------------------------------------------
-def ensure_home(home: Path) -> Path:
-    """Create ``home`` (and missing parents) 0o755; check the service user can traverse to it."""
-    home = home.expanduser().resolve()
-    missing = []
-    p = home
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        d.mkdir()
-        os.chmod(d, 0o755)
-    if home in missing or os.stat(home).st_mode & 0o005 != 0o005:
-        os.chmod(home, 0o755)
-    if os.geteuid() == 0:
-        for anc in home.parents:
-            if os.stat(anc).st_mode & 0o001 == 0:
-                raise SystemExit(
-                    f"{anc} is not traversable by other users; the embedded cluster runs as an "
-                    "unprivileged user and cannot reach the benchmark home. Choose another --home."
-                )
-    return home
-
-
-def conninfo(tcp_url: str) -> tuple[str, str]:
-    """libpq key=value conninfo (without password) and the password, from a postgresql:// URL."""
-    u = urlsplit(tcp_url)
-    parts = {
-        "host": u.hostname or "127.0.0.1",
-        "port": str(u.port or 5432),
-        "dbname": u.path.lstrip("/"),
-        "user": unquote(u.username or ""),
-    }
-    return " ".join(f"{k}={v}" for k, v in parts.items()), unquote(u.password or "")
-
-
 # -- the two sides ----------------------------------------------------------------------------
 def run_ours(engine: Engine, settings: Settings, gpkg: Path, plan: str, layer: str, n: int,
              profile: cProfile.Profile | None = None) -> dict[str, object]:
@@ -346,12 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
         "profile": profile_top,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
-    print(f"\nwritten: {args.out}")
-    if not args.keep_running:
-        engine.dispose()
-        embedded_cluster(settings).stop()
+    finish(result, args.out, engine, settings, keep_running=args.keep_running)
     return 0
 
 

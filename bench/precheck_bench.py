@@ -50,7 +50,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 import conflict_checks.precheck as precheck
-from bench.ingest_bench import conninfo, ensure_home
+from bench.common import conninfo, ensure_home, finish
 from conflict_checks import queries as check_queries
 from conflict_checks.bootstrap import prepare_store
 from conflict_checks.precheck import active_layers, run_check
@@ -527,16 +527,18 @@ def peer_a_check(engine: Engine, gj: dict[str, Any], vids: list[int]) -> tuple[f
         for vid in vids:
             lyr = gpd.read_postgis(PEER_A_SQL, conn, geom_col="geom", crs=SRID, params={
                 "vid": vid, "x0": x0, "y0": y0, "x1": x1, "y1": y1, "srid": SRID})
-            if len(lyr) == 0:
-                out[vid] = {}
-                continue
-            ov = gpd.overlay(site_gdf, lyr, how="intersection", keep_geom_type=True)
-            if len(ov) == 0:
-                out[vid] = {}
-                continue
-            d = ov.dissolve(by="class_code", dropna=False)
-            out[vid] = {k: float(a) for k, a in d.geometry.area.items()}
+            out[vid] = overlay_areas(site_gdf, lyr)
     return time.perf_counter() - t0, out
+
+
+def overlay_areas(site_gdf: gpd.GeoDataFrame, layer: gpd.GeoDataFrame) -> dict[Any, float]:
+    """geopandas.overlay of the site with a layer, dissolved by class: area per class."""
+    if len(layer) == 0:
+        return {}
+    ov = gpd.overlay(site_gdf, layer, how="intersection", keep_geom_type=True)
+    if len(ov) == 0:
+        return {}
+    return {k: float(a) for k, a in ov.dissolve(by="class_code", dropna=False).geometry.area.items()}
 
 
 def load_layers_in_memory(engine: Engine, vids: list[int]) -> dict[int, gpd.GeoDataFrame]:
@@ -559,12 +561,7 @@ def peer_a_memory_check(layers: dict[int, gpd.GeoDataFrame], gj: dict[str, Any]
     site_gdf = gpd.GeoDataFrame({"site": [1]}, geometry=[site_geom(gj)], crs=SRID)
     out: dict[int, dict] = {}
     for vid, lyr in layers.items():
-        ov = gpd.overlay(site_gdf, lyr, how="intersection", keep_geom_type=True)
-        if len(ov) == 0:
-            out[vid] = {}
-            continue
-        d = ov.dissolve(by="class_code", dropna=False)
-        out[vid] = {k: float(a) for k, a in d.geometry.area.items()}
+        out[vid] = overlay_areas(site_gdf, lyr)
     return time.perf_counter() - t0, out
 
 
@@ -853,8 +850,8 @@ def main(argv: list[str] | None = None) -> int:
     pg_info, password = conninfo(info.tcp_url)
     raw = psycopg.connect(pg_info, password=password, autocommit=True)
     # The floor runs under the same interactive settings as our check (serial, custom plans).
-    for stmt in check_queries.CHECK_SESSION_SETTINGS.replace("SET LOCAL", "SET").split(";"):
-        raw.execute(stmt)
+    for name, value in check_queries.CHECK_SETTINGS.items():
+        raw.execute("SELECT set_config(%s, %s, false)", (name, value))
 
     # warm-up (not counted); also sizes peer A's run
     for gj, meta in zip(warm, warm_metas):
@@ -1003,12 +1000,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "total_seconds": time.perf_counter() - t_start,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
-    print(f"\nwritten: {args.out} (total {result['total_seconds']:.0f} s)")
-    if not args.keep_running:
-        engine.dispose()
-        embedded_cluster(settings).stop()
+    print(f"\ntotal {result['total_seconds']:.0f} s")
+    finish(result, args.out, engine, settings, keep_running=args.keep_running)
     return 0
 
 

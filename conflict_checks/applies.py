@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from gis_platform.core.settings import Settings
 
 from . import queries
-from .precheck import CONTEXT_THEMES, active_layers
+from .precheck import CONTEXT_THEMES, active_layers, class_names
 from .rules import RuleBook, rule_ref
 from .schemas import AppliesFeature, AppliesResult
 
@@ -23,13 +23,11 @@ def what_applies(session: Session, settings: Settings, geom: shapely.Geometry,
     layers = [lyr for lyr in active_layers(session, dt.datetime.now(dt.timezone.utc), None)
               if lyr.data_kind == "vector"]
     by_vid = {lyr.version_id: lyr for lyr in layers}
-    rb = RuleBook.load(session)
+    rb = RuleBook.load(session, session.execute(queries.CHECK_START).one().rules_version)
     rows = session.execute(queries.APPLIES_FEATURES, {
         "geom": shapely.to_wkb(geom), "srid": settings.store_srid,
         "vids": list(by_vid), "limit": limit}).all()
-    pairs = [(by_vid[r.version_id].class_scheme, r.class_code) for r in rows
-             if by_vid[r.version_id].class_scheme and r.class_code]
-    names = {(s, c): n for s, c, n in session.execute(queries.class_names(pairs))}  # type: ignore[arg-type]
+    names = class_names(session)
     features = []
     for r in rows:
         lyr = by_vid[r.version_id]

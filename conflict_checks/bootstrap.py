@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from gis_platform.core.db import session_scope
+from gis_platform.core.db import session_scope, store_key
 from gis_platform.core.settings import Settings
 from plans.bootstrap import prepare_store as prepare_catalogue
 
@@ -16,7 +16,7 @@ _seeded: set[str] = set()
 def prepare_store(settings: Settings) -> Engine:
     """Running, migrated store with code tables and (when the table is empty) the shipped rules."""
     engine = prepare_catalogue(settings)
-    key = str(settings.home_abs) + str(settings.database_url)
+    key = store_key(settings)
     if key not in _seeded:
         with session_scope(engine) as session:
             seed_rules_if_empty(session)

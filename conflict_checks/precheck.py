@@ -87,8 +87,9 @@ def active_layers(session: Session, as_of: dt.datetime, version_ids: list[int] |
 _NAMES: dict[str, dict[tuple[str, str], str]] = {}
 
 
-def _class_names(session: Session, layers: list[LayerRow], hits: dict[int, LayerHits]) -> dict[tuple[str, str], str]:
-    """Names of class codes (the code tables change only with a new release: read once)."""
+def class_names(session: Session) -> dict[tuple[str, str], str]:
+    """Names of class codes by (scheme, code); the code tables change only with a release, so
+    they are read once per process and store."""
     key = str(session.get_bind().url)
     if key not in _NAMES:
         _NAMES[key] = {(s, c): n for s, c, n in session.execute(queries.ALL_CLASS_NAMES)}
@@ -122,6 +123,8 @@ def run_check(
     """Check a site, store the submission (unless given), the run and its findings."""
     t0 = time.perf_counter()
     now = dt.datetime.now(dt.timezone.utc)
+    # Serial, custom-planned queries for this transaction, and the rules' change counter.
+    rules_version = session.execute(queries.CHECK_START).one().rules_version
     if rerun is not None:
         params = {k: v for k, v in rerun.params.items() if k not in ("rules", "compat")}
         if rerun.rule_set is None:
@@ -135,7 +138,6 @@ def run_check(
             "sliver_min_area_m2": settings.check_sliver_min_area_m2,
             "sliver_buffer_m": settings.check_sliver_buffer_m,
         }
-        rules_version = session.execute(queries.CHECK_START).one().rules_version
         rulebook = RuleBook.load(session, rules_version)
         as_of = as_of or now
         layers = active_layers(session, as_of, None)
@@ -143,14 +145,12 @@ def run_check(
     area = site.area_m2
     srid = settings.store_srid
     vector = [lyr for lyr in layers if lyr.data_kind == "vector"]
-    if rerun is not None:
-        session.execute(queries.CHECK_START)
     # Context layers (counties, coverage areas) are overlaid only when a layer's coverage
     # refers to them.
     coverage_refs = {lyr.coverage[len("layer:"):] for lyr in vector if lyr.coverage.startswith("layer:")}
     overlaid = [lyr for lyr in vector if lyr.theme not in CONTEXT_THEMES or lyr.ref in coverage_refs]
     hits = site_hits(session, site.geom, [lyr.version_id for lyr in overlaid], srid)
-    names = _class_names(session, vector, hits)
+    names = class_names(session)
     by_ref = {lyr.ref: lyr for lyr in layers}
 
     findings: list[LayerFinding] = []

@@ -79,15 +79,11 @@ SITE_PIECES = text(
 # A check is a short interactive query: parallel workers cost more to start (each loads PostGIS)
 # than they save, and a custom plan lets the planner prune partitions by the version ids. The
 # same round trip reads the rules' change counter (checks cache the rules between edits).
-CHECK_SESSION_SETTINGS = (
-    "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL plan_cache_mode = force_custom_plan"
-)
+CHECK_SETTINGS = {"max_parallel_workers_per_gather": "0", "plan_cache_mode": "force_custom_plan"}
 CHECK_START = text(
-    """
-    SELECT set_config('max_parallel_workers_per_gather', '0', true),
-           set_config('plan_cache_mode', 'force_custom_plan', true),
-           (SELECT value FROM store_meta WHERE key = 'rules_version') AS rules_version
-    """
+    "SELECT "
+    + ", ".join(f"set_config('{k}', '{v}', true)" for k, v in CHECK_SETTINGS.items())
+    + ", (SELECT value FROM store_meta WHERE key = 'rules_version') AS rules_version"
 )
 ALL_CLASS_NAMES = select(ClassCode.scheme, ClassCode.code, ClassCode.name_zh)
 
@@ -113,16 +109,6 @@ FEATURE_PROPERTIES_AT = text(
 )
 
 
-def class_names(pairs: list[tuple[str, str]]) -> Select:
-    """Names of (scheme, code) pairs."""
-    if not pairs:
-        return select(ClassCode.scheme, ClassCode.code, ClassCode.name_zh).where(False)  # type: ignore[arg-type]
-    schemes = sorted({s for s, _ in pairs})
-    codes = sorted({c for _, c in pairs})
-    return select(ClassCode.scheme, ClassCode.code, ClassCode.name_zh).where(
-        ClassCode.scheme.in_(schemes), ClassCode.code.in_(codes))
-
-
 def run_by_id(run_id: int) -> Select:
     """One check run."""
     return select(CheckRun).where(CheckRun.id == run_id)
@@ -131,12 +117,6 @@ def run_by_id(run_id: int) -> Select:
 def submission_by_id(submission_id: int) -> Select:
     """One submission."""
     return select(Submission).where(Submission.id == submission_id)
-
-
-def runs_list(limit: int = 100) -> Select:
-    """Newest runs with their submissions."""
-    return (select(CheckRun, Submission).join(Submission, CheckRun.submission_id == Submission.id)
-            .order_by(CheckRun.id.desc()).limit(limit))
 
 
 INSERT_RULE_SET = text(

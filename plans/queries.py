@@ -84,11 +84,6 @@ def scheme_mappings(scheme: str) -> Select:
     return select(CodeMapping.local_code, CodeMapping.standard_code).where(CodeMapping.scheme == scheme)
 
 
-def codes_of(scheme: str) -> Select:
-    """Full code rows of a scheme, in code order."""
-    return select(ClassCode).where(ClassCode.scheme == scheme).order_by(ClassCode.code)
-
-
 STORE_META_GET = text("SELECT value FROM store_meta WHERE key = :key")
 STORE_META_SET = text(
     "INSERT INTO store_meta (key, value) VALUES (:key, :value) "

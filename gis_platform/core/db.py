@@ -73,6 +73,11 @@ def migrate(settings: Settings, engine: Engine | None = None) -> None:
         command.upgrade(cfg, "head")
 
 
+def store_key(settings: Settings) -> str:
+    """Identifies the store these settings point to (for once-per-process preparation)."""
+    return settings.database_url or str(settings.home_abs)
+
+
 def open_store(settings: Settings) -> Engine:
     """Engine for a store that is running and migrated: what every command needs."""
     engine = get_engine(settings)
