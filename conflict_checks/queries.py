@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, bindparam, func, select, text
+from sqlalchemy import Select, TextClause, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy import Integer
 
@@ -182,3 +182,316 @@ WINDOW_PARTS = text(
     GROUP BY f.version_id, f.class_code, f.class_raw
     """
 ).bindparams(bindparam("vids", type_=ARRAY(Integer)))
+
+# The review queue: each submission with its latest run, how many runs it has, and whether any
+# layer version was loaded after that run's data cut-off (the answer may have changed since).
+SUBMISSION_QUEUE = text(
+    r"""
+    SELECT s.id AS submission_id, s.project_code, s.name, s.applicant, s.proposed_use, s.project_type,
+           s.declared_area_m2, s.area_m2, s.source_name, s.created_at,
+           r.id AS run_id, r.verdict, r.checked_at, r.as_of, r.rerun_of,
+           (SELECT count(*) FROM check_runs c WHERE c.submission_id = s.id) AS runs,
+           EXISTS (SELECT 1 FROM layer_versions v JOIN layers l ON l.id = v.layer_id
+                   JOIN plans p ON p.id = l.plan_id
+                   WHERE p.status <> 'draft' AND v.loaded_at > r.as_of) AS data_changed
+    FROM submissions s
+    CROSS JOIN LATERAL (SELECT c.id, c.verdict, c.checked_at, c.as_of, c.rerun_of FROM check_runs c
+                        WHERE c.submission_id = s.id ORDER BY c.id DESC LIMIT 1) r
+    WHERE (CAST(:verdict AS text) IS NULL OR r.verdict = CAST(:verdict AS text))
+      AND (CAST(:pattern AS text) IS NULL
+           OR concat_ws(' ', s.project_code, s.name, s.applicant, s.proposed_use, s.source_name)
+              ILIKE CAST(:pattern AS text) ESCAPE '\')
+    ORDER BY r.id DESC
+    LIMIT :limit
+    """
+)
+
+
+# --- Conflict runs (差异图斑) ------------------------------------------------------------------
+# Task-side statements run through plain psycopg in worker processes (no SQLAlchemy there).
+
+TILE_FEATURES = """
+    SELECT feature_no, class_code, class_raw, geom
+    FROM features
+    WHERE version_id = %(vid)s AND geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, %(srid)s)
+"""
+
+TILE_ADMIN = """
+    SELECT properties ->> %(code_field)s, properties ->> %(name_field)s, geom
+    FROM features
+    WHERE version_id = ANY(%(vids)s) AND geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, %(srid)s)
+    ORDER BY version_id, feature_no
+"""
+
+TILE_CONTROL = """
+    SELECT geom FROM features
+    WHERE version_id = ANY(%(vids)s) AND geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, %(srid)s)
+"""
+
+FEATURES_BY_FID = """
+    SELECT feature_no, class_code, class_raw, geom FROM features
+    WHERE version_id = %(vid)s AND feature_no = ANY(%(fids)s)
+    ORDER BY feature_no
+"""
+
+FEATURES_MEETING = """
+    SELECT f.feature_no, f.class_code, f.class_raw, f.geom FROM features f
+    WHERE f.version_id = %(vid)s AND EXISTS (
+        SELECT 1 FROM features g
+        WHERE g.version_id = %(other)s AND g.feature_no = ANY(%(fids)s)
+          AND g.geom && f.geom AND ST_Intersects(g.geom, f.geom))
+    ORDER BY f.feature_no
+"""
+
+_STAGE_COLUMNS = (
+    "run_id, patch_no, kept, filter_reason, category, subtype, a_fid, a_fids, a_code, a_raw, a_name, "
+    "b_fid, b_fids, b_code, b_raw, b_name, area_m2, county_code, county_name, township_code, "
+    "township_name, in_farmland, in_redline, in_udb, priority, tile, part, geom"
+)
+
+
+def _run_table(prefix: str, run_id: int) -> str:
+    """Name of a run's stage or partition table, from a platform-generated integer run id."""
+    return f"{prefix}{int(run_id)}"
+
+
+def stage_name(run_id: int) -> str:
+    """The stage table of a run in progress."""
+    return _run_table("conflict_stage_", run_id)
+
+
+def stage_copy(stage: str) -> str:
+    """COPY statement into a stage table (name made by stage_name only)."""
+    if not stage.startswith("conflict_stage_") or not stage[15:].isdigit():
+        raise ValueError(f"not a stage table: {stage!r}")
+    return f"COPY {stage} ({_STAGE_COLUMNS}) FROM STDIN"
+
+
+def stage_ddl(run_id: int) -> str:
+    """Create a run's stage table (unlogged: it is rebuilt from the store if lost)."""
+    return (f"CREATE UNLOGGED TABLE {stage_name(run_id)} "
+            "(LIKE conflict_patches INCLUDING DEFAULTS)")
+
+
+def stage_drop(run_id: int) -> str:
+    """Drop a run's stage table."""
+    return f"DROP TABLE IF EXISTS {stage_name(run_id)}"
+
+
+def stage_delete_pairs(run_id: int) -> str:
+    """Delete stage pieces of features that the overlap correction recomputes."""
+    return (f"DELETE FROM {stage_name(run_id)} "
+            "WHERE a_fid = ANY(%(a_fids)s) OR b_fid = ANY(%(b_fids)s)")
+
+
+def partition_ddl(run_id: int) -> list[str]:
+    """Fill, index and attach a run's partition of conflict_patches from its stage table.
+
+    Patches are numbered in a fixed order (tile, then the pair and part), so the numbering
+    does not depend on which engine or worker produced them.
+    """
+    n = int(run_id)
+    part, stage = _run_table("conflict_patches_r", n), stage_name(n)
+    cols = _STAGE_COLUMNS.replace("patch_no, ", "")
+    return [
+        f"CREATE TABLE {part} (LIKE conflict_patches INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
+        f"ALTER TABLE {part} ADD CONSTRAINT {part}_run CHECK (run_id = {n})",
+        f"INSERT INTO {part} (patch_no, {cols}) "
+        f"SELECT row_number() OVER (ORDER BY tile, a_fid, b_fid, part), {cols} FROM {stage}",
+        f"ALTER TABLE {part} ADD PRIMARY KEY (patch_no)",
+        f"CREATE INDEX {part}_geom ON {part} USING gist (geom)",
+        f"ALTER TABLE conflict_patches ATTACH PARTITION {part} FOR VALUES IN ({n})",
+        f"DROP TABLE {stage}",
+    ]
+
+
+RESERVE_RUN_ID = text("SELECT nextval(pg_get_serial_sequence('conflict_runs', 'id'))")
+
+DISTINCT_CODES = text("SELECT DISTINCT class_code FROM features WHERE version_id = :vid")
+
+SCHEME_TABLE = text("SELECT code, name_zh, is_construction FROM class_codes WHERE scheme = :scheme")
+
+NEWEST_VERSIONS_OF_THEME = text(
+    """
+    SELECT DISTINCT ON (l.id) l.id AS layer_id, v.id AS version_id, v.source_sha256
+    FROM layers l
+    JOIN plans p ON p.id = l.plan_id
+    JOIN layer_versions v ON v.layer_id = l.id
+    WHERE l.theme = :theme AND l.data_kind = 'vector' AND p.status <> 'draft'
+    ORDER BY l.id, v.version DESC
+    """
+)
+
+REF_COVERAGE = text(
+    "SELECT ST_AsBinary(ST_Union(geom)) FROM features WHERE version_id = :vid"
+)
+
+FEATURE_AREAS = text(
+    """
+    SELECT feature_no,
+           CASE WHEN CAST(:clip AS bytea) IS NULL THEN ST_Area(geom)
+                WHEN ST_CoveredBy(geom, ST_GeomFromWKB(:clip, :srid)) THEN ST_Area(geom)
+                ELSE ST_Area(ST_Intersection(geom, ST_GeomFromWKB(:clip, :srid))) END AS area
+    FROM features WHERE version_id = :vid
+    """
+)
+
+INSERT_RUN = text(
+    """
+    INSERT INTO conflict_runs (id, profile, params, a_layer_id, b_layer_id, a_version_id, b_version_id,
+                               versions, engine, tiles, summary, previous_run_id, carried, created_by,
+                               started_at)
+    VALUES (:id, :profile, CAST(:params AS jsonb), :a_layer_id, :b_layer_id, :a_version_id,
+            :b_version_id, CAST(:versions AS jsonb), :engine, :tiles, CAST(:summary AS jsonb),
+            :previous_run_id, CAST(:carried AS jsonb), :created_by, :started_at)
+    """
+)
+
+INSERT_DQ = text(
+    """
+    INSERT INTO conflict_dq (run_id, side, kind, fids, codes, area_m2, geom)
+    VALUES (:run_id, :side, :kind, :fids, :codes, :area_m2,
+            ST_GeomFromWKB(CAST(:wkb AS bytea), :srid))
+    """
+)
+
+PREVIOUS_RUN = text(
+    """
+    SELECT id FROM conflict_runs
+    WHERE a_layer_id = :a AND b_layer_id = :b AND profile = :profile AND id < :id
+    ORDER BY id DESC LIMIT 1
+    """
+)
+
+# The previous run's patches with a resolution, each matched to the new run's patch that is the
+# same place (same category, intersection over union at least :iou), or to none.
+CARRY_MATCH = text(
+    """
+    WITH cur AS (
+        SELECT DISTINCT ON (patch_no) patch_no, status, department, comment
+        FROM conflict_resolutions WHERE run_id = :prev ORDER BY patch_no, id DESC
+    ), old AS (
+        SELECT p.patch_no, p.category, p.geom, c.status, c.department, c.comment
+        FROM conflict_patches p JOIN cur c USING (patch_no)
+        WHERE p.run_id = :prev AND p.kept
+    )
+    SELECT o.patch_no AS old_no, o.status, o.department, o.comment, m.new_no
+    FROM old o LEFT JOIN LATERAL (
+        SELECT n.patch_no AS new_no FROM conflict_patches n
+        WHERE n.run_id = :run AND n.kept AND n.category = o.category AND n.geom && o.geom
+          AND ST_Area(ST_Intersection(n.geom, o.geom)) >= :iou * ST_Area(ST_Union(n.geom, o.geom))
+        ORDER BY n.patch_no LIMIT 1
+    ) m ON true
+    ORDER BY o.patch_no
+    """
+)
+
+INSERT_CARRIED = text(
+    """
+    INSERT INTO conflict_resolutions (run_id, patch_no, status, department, comment, actor,
+                                      carried_from_run, carried_from_patch)
+    VALUES (:run, :new_no, :status, :department, :comment, :actor, :prev, :old_no)
+    """
+)
+
+VERSION_EXTENT = text(
+    "SELECT ST_XMin(extent), ST_YMin(extent), ST_XMax(extent), ST_YMax(extent) "
+    "FROM layer_versions WHERE id = :vid"
+)
+
+PLAN_CODE_OF_LAYER = text("SELECT p.code FROM layers l JOIN plans p ON p.id = l.plan_id WHERE l.id = :id")
+
+
+def stage_summary(run_id: int) -> TextClause:
+    """Counts and areas of a run's stage pieces by kept/reason/category/subtype/county."""
+    return text(
+        f"""
+        SELECT kept, filter_reason, category, subtype, county_code, county_name,
+               count(*) AS n, sum(area_m2) AS area
+        FROM {stage_name(run_id)}
+        GROUP BY 1, 2, 3, 4, 5, 6
+        """
+    )
+
+
+RUN_ROW = text("SELECT * FROM conflict_runs WHERE id = :id")
+
+RUNS_LIST = text(
+    """
+    SELECT r.id, r.profile, r.a_layer_id, r.b_layer_id, r.a_version_id, r.b_version_id, r.engine,
+           r.tiles, r.summary, r.created_by, r.started_at, r.finished_at,
+           pa.code || '/' || la.name AS a_ref, pb.code || '/' || lb.name AS b_ref
+    FROM conflict_runs r
+    JOIN layers la ON la.id = r.a_layer_id JOIN plans pa ON pa.id = la.plan_id
+    JOIN layers lb ON lb.id = r.b_layer_id JOIN plans pb ON pb.id = lb.plan_id
+    ORDER BY r.id DESC
+    """
+)
+
+_CURRENT = """
+    LEFT JOIN LATERAL (
+        SELECT status, department, comment, actor, at FROM conflict_resolutions c
+        WHERE c.run_id = p.run_id AND c.patch_no = p.patch_no ORDER BY c.id DESC LIMIT 1
+    ) cur ON true
+"""
+
+PATCHES = text(
+    f"""
+    SELECT p.patch_no, p.kept, p.filter_reason, p.category, p.subtype, p.a_fid, p.a_fids, p.a_code,
+           p.a_raw, p.a_name, p.b_fid, p.b_fids, p.b_code, p.b_raw, p.b_name, p.area_m2,
+           p.county_code, p.county_name, p.township_code, p.township_name, p.in_farmland,
+           p.in_redline, p.in_udb, p.priority,
+           coalesce(cur.status, 'open') AS status, cur.department, cur.comment,
+           CASE WHEN :with_geom THEN ST_AsBinary(p.geom) END AS wkb
+    FROM conflict_patches p {_CURRENT}
+    WHERE p.run_id = :run AND p.kept = :kept
+      AND (CAST(:category AS text) IS NULL OR p.category = :category)
+      AND (CAST(:status AS text) IS NULL OR coalesce(cur.status, 'open') = :status)
+    ORDER BY p.patch_no
+    LIMIT :limit OFFSET :offset
+    """
+)
+
+PATCH_EXISTS = text(
+    "SELECT patch_no FROM conflict_patches WHERE run_id = :run AND kept AND patch_no = ANY(:nos)"
+)
+
+PATCH_HISTORY = text(
+    """
+    SELECT id, status, department, comment, actor, at, carried_from_run, carried_from_patch
+    FROM conflict_resolutions WHERE run_id = :run AND patch_no = :no ORDER BY id
+    """
+)
+
+INSERT_RESOLUTIONS = text(
+    f"""
+    INSERT INTO conflict_resolutions (run_id, patch_no, status, department, comment, actor)
+    SELECT p.run_id, p.patch_no, coalesce(CAST(:status AS text), cur.status, 'open'),
+           coalesce(CAST(:department AS text), cur.department),
+           coalesce(CAST(:comment AS text), cur.comment), :actor
+    FROM conflict_patches p {_CURRENT}
+    WHERE p.run_id = :run AND p.kept
+      AND (CAST(:nos AS integer[]) IS NULL OR p.patch_no = ANY(:nos))
+      AND (CAST(:category AS text) IS NULL OR p.category = :category)
+      AND (CAST(:min_area AS float8) IS NULL OR p.area_m2 >= :min_area)
+      AND (CAST(:max_area AS float8) IS NULL OR p.area_m2 < :max_area)
+    RETURNING patch_no
+    """
+)
+
+PROGRESS = text(
+    f"""
+    SELECT coalesce(cur.department, '') AS department, coalesce(cur.status, 'open') AS status,
+           count(*) AS n, sum(p.area_m2) AS area_m2
+    FROM conflict_patches p {_CURRENT}
+    WHERE p.run_id = :run AND p.kept
+    GROUP BY 1, 2 ORDER BY 1, 2
+    """
+)
+
+RUN_DQ = text(
+    """
+    SELECT side, kind, fids, codes, area_m2, ST_AsBinary(geom) AS wkb
+    FROM conflict_dq WHERE run_id = :run ORDER BY side, kind, id
+    """
+)

@@ -9,7 +9,7 @@ from gis_platform.core.settings import Settings, get_settings
 from conflict_checks.bootstrap import prepare_store
 
 from .errors import add_exception_handlers
-from .routes import catalogue, checks, pages
+from .routes import catalogue, checks, ogc, pages, tiles
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,4 +26,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalogue.router)
     app.include_router(checks.router)
     app.include_router(pages.router)
+    app.include_router(tiles.router)
+    app.include_router(ogc.router)
     return app

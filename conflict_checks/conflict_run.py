@@ -1,0 +1,506 @@
+"""Plan-vs-plan conflict runs (差异图斑, DOMAIN.md §4): set-up, the partitioned job, the
+data-quality pass and the final transaction.
+
+The run reads the newest version of each side, builds each side's crosswalk from the code
+tables and the profile, cuts the common extent into tiles and hands the tiles to an engine
+(a local process pool, or a Dask cluster). Tasks write pieces into the run's own stage
+table. Then the run checks the areas: where the pieces of a feature add up to more than the
+feature, the other side has overlapping features there (a data-quality finding; those pieces
+are recomputed from the overlap-free faces so nothing is counted twice); where they add up to
+less, the other side has no data there. Finally one transaction numbers the patches into the
+run's partition, stores the run with its parameters and the exact versions, and carries over
+the resolutions of the previous run of the same pair whose patches still exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import psycopg
+import shapely
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from gis_platform.core import audit
+from gis_platform.core.db import session_scope
+from gis_platform.core.errors import InputError, NotFoundError
+from gis_platform.core.settings import Settings
+from plans import queries as plan_queries
+from plans.service import resolve_layer
+
+from . import queries
+from .conflict_profiles import Profile, ProfileBook, build_crosswalk, check_side_scheme, profile_book
+from .conflict_tiles import Pieces, SideSpec, Tile, TileJob, TileResult, finish, grid, intersect_pairs, run_tile
+
+ENGINES = ("local", "dask")
+DEFAULT_MIN_AREA_M2 = 400.0   # DOMAIN.md §4: order of the 三调 minimum mapping unit
+DEFAULT_TOLERANCE_M = 1.0     # DOMAIN.md §4: survey-grade data; 5 m for 1:10 000 digitising
+UNCOVERED_GEOMETRY_LIMIT = 5000
+CARRY_IOU = 0.9             # a patch is the same place when IoU >= 0.9
+WALL_TO_WALL_COVERAGE = "features"
+
+
+@dataclass
+class SideInfo:
+    """One side of a run as the set-up found it."""
+
+    ref: str
+    layer_id: int
+    version_id: int
+    version: int
+    sha256: str
+    scheme: str | None
+    coverage: str
+    wall_to_wall: bool
+    feature_count: int
+    extent: tuple[float, float, float, float]
+
+
+def _side(session: Session, ref: str) -> SideInfo:
+    layer = resolve_layer(session, ref)
+    if layer.data_kind != "vector":
+        raise InputError(f"图层 {ref} 不是矢量图层", f"layer {ref} is not a vector layer")
+    v = session.execute(plan_queries.version_of(layer.id, None)).scalar_one_or_none()
+    if v is None or not v.feature_count:
+        raise NotFoundError(f"图层 {ref} 尚无数据", f"layer {ref} has no data yet")
+    ext = session.execute(queries.VERSION_EXTENT, {"vid": v.id}).one()
+    plan_code = session.execute(queries.PLAN_CODE_OF_LAYER, {"id": layer.id}).scalar_one()
+    return SideInfo(f"{plan_code}/{layer.name}", layer.id, v.id, v.version, v.source_sha256,
+                    layer.class_scheme, layer.coverage, layer.coverage == WALL_TO_WALL_COVERAGE,
+                    v.feature_count, tuple(ext))
+
+
+def _coverage_clip(session: Session, side: SideInfo) -> shapely.Geometry | None:
+    """Where a side has data, when its features do not say it themselves."""
+    if side.coverage == WALL_TO_WALL_COVERAGE:
+        return None
+    if side.coverage == "extent":
+        return shapely.box(*side.extent)
+    ref = _side(session, side.coverage)
+    wkb = session.execute(queries.REF_COVERAGE, {"vid": ref.version_id}).scalar_one()
+    return shapely.from_wkb(bytes(wkb)) if wkb is not None else None
+
+
+def _crosswalk_spec(session: Session, book: ProfileBook, profile: Profile, side: SideInfo,
+                    switches: dict[str, bool]) -> SideSpec:
+    codes = [r[0] for r in session.execute(queries.DISTINCT_CODES, {"vid": side.version_id})]
+    table = {}
+    if side.scheme:
+        table = {r.code: (r.name_zh, r.is_construction)
+                 for r in session.execute(queries.SCHEME_TABLE, {"scheme": side.scheme})}
+    cw = build_crosswalk(book, profile, side.scheme, codes, table, switches)
+    return SideSpec(side.version_id, cw.flags, cw.groups, cw.names, cw.reasons)
+
+
+def _theme_versions(session: Session, theme: str) -> list[tuple[int, int, str]]:
+    return [(r.layer_id, r.version_id, r.source_sha256)
+            for r in session.execute(queries.NEWEST_VERSIONS_OF_THEME, {"theme": theme})]
+
+
+def _dsn(engine: Engine) -> str:
+    url = engine.url.render_as_string(hide_password=False)
+    return "postgresql://" + url.split("://", 1)[1]
+
+
+# --- engines -------------------------------------------------------------------------------
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _local_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool kept for the life of the process (workers fork from a clean server)."""
+    pool = _POOLS.get(workers)
+    if pool is None:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["conflict_checks.conflict_tiles"])
+        pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    return pool
+
+
+def _run_local(job: TileJob, tiles: list[Tile], workers: int) -> list[TileResult]:
+    if workers <= 1 or len(tiles) == 1:
+        return [run_tile(job, t) for t in tiles]
+    # Largest tiles are not known in advance; small chunks keep both workers busy to the end.
+    return list(_local_pool(workers).map(run_tile, [job] * len(tiles), tiles, chunksize=1))
+
+
+def _run_dask(job: TileJob, tiles: list[Tile], workers: int, address: str | None) -> list[TileResult]:
+    from distributed import Client, LocalCluster
+
+    if address:
+        with Client(address) as client:
+            return client.gather(client.map(run_tile, [job] * len(tiles), tiles, pure=False))
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        return client.gather(client.map(run_tile, [job] * len(tiles), tiles, pure=False))
+
+
+# --- data-quality pass -----------------------------------------------------------------------
+
+def _feature_areas(session: Session, vid: int, clip: bytes | None, srid: int) -> np.ndarray:
+    rows = session.execute(queries.FEATURE_AREAS, {"vid": vid, "clip": clip, "srid": srid}).all()
+    n = max((r[0] for r in rows), default=0)
+    out = np.zeros(n + 1)
+    for fid, area in rows:
+        out[fid] = area or 0.0
+    return out
+
+
+def _sums(fids: np.ndarray, area: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(fids, weights=area, minlength=n)[:n] if len(fids) else np.zeros(n)
+
+
+def _load(conn: psycopg.Connection, sql: str, params: dict[str, Any]) -> tuple[np.ndarray, list, list, np.ndarray]:
+    rows = conn.execute(sql, params, binary=True).fetchall()
+    if not rows:
+        return np.empty(0, np.int64), [], [], np.empty(0, object)
+    return (np.array([r[0] for r in rows], np.int64), [r[1] for r in rows], [r[2] for r in rows],
+            shapely.from_wkb([r[3] for r in rows]))
+
+
+def _overlapping(geoms: np.ndarray) -> list[tuple[int, int]]:
+    """Index pairs of polygons whose interiors meet (area overlap, not touching)."""
+    if len(geoms) < 2:
+        return []
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    m = i < j
+    i, j = i[m], j[m]
+    inner = shapely.relate_pattern(geoms[i], geoms[j], "T********")
+    return list(zip(i[inner].tolist(), j[inner].tolist(), strict=True))
+
+
+@dataclass
+class Faces:
+    """Overlap-free faces of a set of features: each face with the features covering it."""
+
+    geoms: np.ndarray
+    fids: list[list[int]]
+    codes: list[str | None]
+    raws: list[str | None]
+    ambiguous: np.ndarray
+
+
+def _faces(fids: np.ndarray, codes: list, raws: list, geoms: np.ndarray) -> Faces:
+    """Split features into faces where they overlap (polygonize their noded boundaries)."""
+    edges = shapely.union_all(shapely.boundary(geoms))
+    faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(edges))), dtype=object)
+    pts = shapely.point_on_surface(faces)
+    ip, ig = shapely.STRtree(geoms).query(pts, predicate="within")
+    cover: dict[int, list[int]] = {}
+    for p, g in zip(ip.tolist(), ig.tolist(), strict=True):
+        cover.setdefault(p, []).append(g)
+    keep = sorted(cover)
+    out_f, out_c, out_r, amb = [], [], [], []
+    for p in keep:
+        gs = sorted(cover[p], key=lambda g: fids[g])
+        cs = {codes[g] for g in gs}
+        out_f.append([int(fids[g]) for g in gs])
+        amb.append(len(cs) > 1)
+        out_c.append(None if len(cs) > 1 else codes[gs[0]])
+        out_r.append("|".join(sorted(str(raws[g] if raws[g] is not None else codes[g]) for g in gs))
+                     if len(cs) > 1 else raws[gs[0]])
+    return Faces(faces[keep], out_f, out_c, out_r, np.array(amb, dtype=bool))
+
+
+def _correct_overlaps(conn: psycopg.Connection, job: TileJob, clip: shapely.Geometry | None,
+                      pairs: tuple[np.ndarray, np.ndarray], over_a: set[int], over_b: set[int]
+                      ) -> tuple[list[dict[str, Any]], TileResult]:
+    """Recompute the pieces of overlapping features from overlap-free faces; report overlaps."""
+    pa, pb = pairs
+    sa = set(over_a) | set(pa[np.isin(pb, list(over_b))].tolist())
+    sb = set(over_b) | set(pb[np.isin(pa, list(over_a))].tolist())
+    fa = _faces(*_load(conn, queries.FEATURES_BY_FID, {"vid": job.a.version_id, "fids": sorted(sa)}))
+    fb = _faces(*_load(conn, queries.FEATURES_BY_FID, {"vid": job.b.version_id, "fids": sorted(sb)}))
+    dq = []
+    for side, f in (("A", fa), ("B", fb)):
+        for k in np.flatnonzero([len(x) > 1 for x in f.fids]):
+            dq.append({"side": side, "kind": "overlap", "fids": f.fids[k],
+                       "codes": sorted({str(c) for c in f.raws[k].split("|")}) if f.ambiguous[k]
+                       else [str(f.codes[k])],
+                       "area_m2": float(shapely.area(f.geoms[k])), "geom": f.geoms[k]})
+    conn.execute(queries.stage_delete_pairs(job.run_id), {"a_fids": sorted(over_a), "b_fids": sorted(over_b)})
+    ia, ib = shapely.STRtree(fb.geoms).query(fa.geoms) if len(fa.geoms) and len(fb.geoms) else (np.empty(0, int),) * 2
+    redo = np.array([any(x in over_a for x in fa.fids[i]) or any(y in over_b for y in fb.fids[j])
+                     for i, j in zip(ia.tolist(), ib.tolist(), strict=True)], dtype=bool)
+    ia, ib = ia[redo], ib[redo]
+    shapely.prepare(fa.geoms)
+    shapely.prepare(fb.geoms)
+    parts, pair, _ = intersect_pairs(fa.geoms, fb.geoms, ia, ib, clip)
+    ia, ib = ia[pair], ib[pair]
+    a_fid = np.array([fa.fids[i][0] for i in ia], np.int64)
+    b_fid = np.array([fb.fids[j][0] for j in ib], np.int64)
+    part = np.zeros(len(parts), np.int64)
+    seen: dict[tuple[int, int], int] = {}
+    for k, key in enumerate(zip(a_fid.tolist(), b_fid.tolist(), strict=True)):
+        seen[key] = seen.get(key, 0) + 1
+        part[k] = seen[key]
+    obj = lambda xs: np.array(xs, dtype=object)  # noqa: E731
+    p = Pieces(parts, a_fid, b_fid, obj([fa.codes[i] for i in ia]), obj([fa.raws[i] for i in ia]),
+               obj([fb.codes[j] for j in ib]), obj([fb.raws[j] for j in ib]), part,
+               [fa.fids[i] if len(fa.fids[i]) > 1 else None for i in ia],
+               [fb.fids[j] if len(fb.fids[j]) > 1 else None for j in ib],
+               fa.ambiguous[ia] | fb.ambiguous[ib])
+    area, kept, filtered = finish(conn, job, -1, p)
+
+    def credit(fids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        f = [x for xs in fids for x in xs]
+        w = [float(area[k]) for k, xs in enumerate(fids) for _ in xs]
+        return np.array(f, np.int64), np.array(w)
+
+    return dq, TileResult(-1, a_fid, b_fid, area, kept, filtered, 0.0,
+                          credit([fa.fids[i] for i in ia]), credit([fb.fids[j] for j in ib]))
+
+
+def _uncovered(conn: psycopg.Connection, side: str, own_vid: int, other_vid: int, deficit: np.ndarray,
+               covered: np.ndarray, clip: shapely.Geometry | None) -> list[dict[str, Any]]:
+    """Where the other side's features have no data on ``side``: one finding per feature."""
+    fids = np.flatnonzero(deficit)
+    order = fids[np.argsort(-deficit[fids], kind="stable")][:UNCOVERED_GEOMETRY_LIMIT]
+    order = np.sort(order)
+    if not len(order):
+        return []
+    of, oc, orw, og = _load(conn, queries.FEATURES_BY_FID, {"vid": other_vid, "fids": order.tolist()})
+    sf, _, _, sg = _load(conn, queries.FEATURES_MEETING, {"vid": own_vid, "other": other_vid,
+                                                          "fids": order.tolist()})
+    tree = shapely.STRtree(sg) if len(sg) else None
+    out = []
+    for k, fid in enumerate(of.tolist()):
+        g = og[k]
+        if clip is not None:
+            g = shapely.intersection(g, clip)
+        if covered[fid] > 0 and tree is not None:
+            near = tree.query(g, predicate="intersects")
+            if len(near):
+                g = shapely.difference(g, shapely.union_all(sg[near]))
+        out.append({"side": side, "kind": "uncovered", "fids": [fid],
+                    "codes": [str(oc[k] if oc[k] is not None else orw[k])],
+                    "area_m2": float(deficit[fid]), "geom": g})
+    return out
+
+
+# --- the run -------------------------------------------------------------------------------
+
+def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, profile_name: str = "landuse_vs_urban",
+                  *, min_area: float | None = None, tolerance: float | None = None,
+                  switches: dict[str, bool] | None = None, engine_name: str = "local",
+                  workers: int | None = None, dask_address: str | None = None,
+                  actor: str | None = None, per_tile: int = 6000) -> int:
+    """Run the conflict analysis of ``a_ref`` against ``b_ref``; returns the new run id."""
+    if engine_name not in ENGINES:
+        raise InputError(f"未知的计算引擎“{engine_name}”（local 或 dask）",
+                         f"unknown engine '{engine_name}' (local or dask)")
+    book = profile_book()
+    profile = book.profile(profile_name)
+    switches = dict(switches or {})
+    for key in switches:
+        if key not in profile.switches:
+            raise InputError(f"比对方案“{profile.zh}”没有开关 {key}", f"profile '{profile.en}' has no switch '{key}'")
+    params = {"min_area_m2": DEFAULT_MIN_AREA_M2 if min_area is None else float(min_area),
+              "tolerance_m": DEFAULT_TOLERANCE_M if tolerance is None else float(tolerance),
+              "switches": {k: switches.get(k, bool(sw.get("default", True))) for k, sw in profile.switches.items()}}
+    if params["min_area_m2"] < 0 or params["tolerance_m"] < 0:
+        raise InputError("最小面积和容差不能为负", "minimum area and tolerance cannot be negative")
+    workers = workers or min(os.cpu_count() or 1, 8)
+    started = dt.datetime.now(dt.timezone.utc)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    srid = settings.store_srid
+
+    with session_scope(engine) as s:
+        a, b = _side(s, a_ref), _side(s, b_ref)
+        if a.layer_id == b.layer_id:
+            raise InputError("两侧是同一图层", "both sides are the same layer")
+        check_side_scheme(profile, "A", a.scheme, a.ref)
+        check_side_scheme(profile, "B", b.scheme, b.ref)
+        spec_a = _crosswalk_spec(s, book, profile, a, params["switches"])
+        spec_b = _crosswalk_spec(s, book, profile, b, params["switches"])
+        clips = [c for c in (_coverage_clip(s, a), _coverage_clip(s, b)) if c is not None]
+        clip = None
+        if clips:
+            clip = clips[0] if len(clips) == 1 else shapely.intersection(clips[0], clips[1])
+        ext = shapely.intersection(shapely.box(*a.extent), shapely.box(*b.extent))
+        if clip is not None:
+            ext = shapely.intersection(ext, shapely.envelope(clip))
+        if ext.is_empty or ext.area == 0:
+            raise InputError(f"{a.ref} 与 {b.ref} 没有共同范围，无法比对",
+                             f"{a.ref} and {b.ref} have no common extent to compare")
+        enrich = book.enrichment
+        admin, versions = {}, {"a": [a.version_id, a.sha256], "b": [b.version_id, b.sha256]}
+        for level, cfg in enrich["admin"].items():
+            found = _theme_versions(s, cfg["theme"])
+            if found:
+                admin[level] = (tuple(f[1] for f in found), cfg["code_field"], cfg["name_field"])
+                versions[level] = [[f[1], f[2]] for f in found]
+        flag_versions = {}
+        for flag, theme in enrich["flags"].items():
+            found = [f for f in _theme_versions(s, theme) if f[0] not in (a.layer_id, b.layer_id)]
+            flag_versions[flag] = tuple(f[1] for f in found)
+            versions[flag] = [[f[1], f[2]] for f in found]
+        run_id = int(s.execute(queries.RESERVE_RUN_ID).scalar_one())
+        clip_wkb = shapely.to_wkb(clip) if clip is not None else None
+        area_a = _feature_areas(s, a.version_id, clip_wkb, srid)
+        area_b = _feature_areas(s, b.version_id, clip_wkb, srid)
+    job = TileJob(_dsn(engine), run_id, queries.stage_name(run_id), srid, profile.mode, spec_a, spec_b,
+                  book.compat, clip_wkb, params["min_area_m2"], params["tolerance_m"], admin, flag_versions,
+                  tuple(book.priorities))
+    tiles = grid(tuple(ext.bounds), a.feature_count + b.feature_count, per_tile)
+    timings["setup_s"] = time.perf_counter() - t0
+
+    with engine.connect() as c:
+        c.exec_driver_sql(queries.stage_ddl(run_id))
+        c.commit()
+    try:
+        t1 = time.perf_counter()
+        if engine_name == "dask":
+            results = _run_dask(job, tiles, workers, dask_address)
+        else:
+            results = _run_local(job, tiles, workers)
+        timings["tiles_s"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        dq, results = _quality_pass(job, a, b, clip, results, area_a, area_b)
+        timings["quality_s"] = time.perf_counter() - t2
+        t3 = time.perf_counter()
+        with session_scope(engine) as s:
+            summary = _summary(s, run_id, results, dq, a, b, area_a, area_b)
+            for stmt in queries.partition_ddl(run_id):
+                s.connection().exec_driver_sql(stmt)
+            prev = s.execute(queries.PREVIOUS_RUN, {"a": a.layer_id, "b": b.layer_id, "profile": profile.name,
+                                                    "id": run_id}).scalar_one_or_none()
+            matches = s.execute(queries.CARRY_MATCH, {"prev": prev, "run": run_id, "iou": CARRY_IOU}).all() \
+                if prev is not None else []
+            carried = {"from_run": prev, "kept": sum(1 for m in matches if m.new_no is not None),
+                       "disappeared": [{"patch_no": m.old_no, "status": m.status, "department": m.department}
+                                       for m in matches if m.new_no is None]} if prev is not None else {}
+            timings["store_s"] = time.perf_counter() - t3
+            summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
+            s.execute(queries.INSERT_RUN, {
+                "id": run_id, "profile": profile.name, "params": json.dumps(params),
+                "a_layer_id": a.layer_id, "b_layer_id": b.layer_id, "a_version_id": a.version_id,
+                "b_version_id": b.version_id, "versions": json.dumps(versions), "engine": engine_name,
+                "tiles": len(tiles), "summary": json.dumps(summary, ensure_ascii=False), "previous_run_id": prev,
+                "carried": json.dumps(carried), "created_by": actor, "started_at": started})
+            who = actor or audit.current_actor()
+            for m in matches:
+                if m.new_no is not None:
+                    s.execute(queries.INSERT_CARRIED, {"run": run_id, "new_no": m.new_no, "status": m.status,
+                                                       "department": m.department, "comment": m.comment,
+                                                       "actor": who, "prev": prev, "old_no": m.old_no})
+            for d in dq:
+                s.execute(queries.INSERT_DQ, {"run_id": run_id, "side": d["side"], "kind": d["kind"],
+                                              "fids": d["fids"], "codes": d["codes"], "area_m2": d["area_m2"],
+                                              "wkb": shapely.to_wkb(d["geom"]) if d["geom"] is not None else None,
+                                              "srid": srid})
+            audit.record(s, "conflict_run", f"conflict_run:{run_id}", actor, profile=profile.name,
+                         a=a.ref, b=b.ref, a_version_id=a.version_id, b_version_id=b.version_id, params=params)
+    except BaseException:
+        with engine.connect() as c:
+            c.exec_driver_sql(queries.stage_drop(run_id))
+            c.commit()
+        raise
+    return run_id
+
+
+def _quality_pass(job: TileJob, a: SideInfo, b: SideInfo, clip: shapely.Geometry | None,
+                  results: list[TileResult], area_a: np.ndarray, area_b: np.ndarray
+                  ) -> tuple[list[dict[str, Any]], list[TileResult]]:
+    """Overlaps inside a side (pieces add up to more than a feature of the other side) are
+    recomputed from overlap-free faces; uncovered areas are reported for wall-to-wall sides."""
+    def sums() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.empty(0, dt))
+        pa = cat([r.a_fid for r in results], np.int64)
+        pb = cat([r.b_fid for r in results], np.int64)
+        ca = [r.a_credit or (r.a_fid, r.area) for r in results]
+        cb = [r.b_credit or (r.b_fid, r.area) for r in results]
+        sa = _sums(cat([c[0] for c in ca], np.int64), cat([c[1] for c in ca], float), len(area_a))
+        sb = _sums(cat([c[0] for c in cb], np.int64), cat([c[1] for c in cb], float), len(area_b))
+        return pa, pb, sa, sb
+
+    pa, pb, sa, sb = sums()
+    eps_a = np.maximum(0.01, 1e-7 * area_a)
+    eps_b = np.maximum(0.01, 1e-7 * area_b)
+    dq: list[dict[str, Any]] = []
+    with psycopg.connect(job.dsn, autocommit=True) as conn:
+        # B features holding more A area than they have: A overlaps there (and vice versa).
+        heavy_b = np.flatnonzero(sb - area_b > eps_b)
+        heavy_a = np.flatnonzero(sa - area_a > eps_a)
+        over_a: set[int] = set()
+        over_b: set[int] = set()
+        if len(heavy_b):
+            cand = np.unique(pa[np.isin(pb, heavy_b)])
+            f, _, _, g = _load(conn, queries.FEATURES_BY_FID, {"vid": a.version_id, "fids": cand.tolist()})
+            over_a = {int(f[i]) for pair in _overlapping(g) for i in pair}
+        if len(heavy_a):
+            cand = np.unique(pb[np.isin(pa, heavy_a)])
+            f, _, _, g = _load(conn, queries.FEATURES_BY_FID, {"vid": b.version_id, "fids": cand.tolist()})
+            over_b = {int(f[i]) for pair in _overlapping(g) for i in pair}
+        if over_a or over_b:
+            # Drop the old pieces of the affected pairs from the accounting, add the new ones.
+            fixed, extra = _correct_overlaps(conn, job, clip, (pa, pb), over_a, over_b)
+            dq += fixed
+            kept = []
+            for r in results:
+                m = ~(np.isin(r.a_fid, list(over_a)) | np.isin(r.b_fid, list(over_b)))
+                kept.append(TileResult(r.tile, r.a_fid[m], r.b_fid[m], r.area[m], r.kept, r.filtered, r.seconds))
+            results = kept + [extra]
+            pa, pb, sa, sb = sums()
+        if a.wall_to_wall:
+            deficit = np.where(area_b - sb > eps_b, area_b - sb, 0.0)
+            dq += _uncovered(conn, "A", a.version_id, b.version_id, deficit, sb, clip)
+        if b.wall_to_wall:
+            deficit = np.where(area_a - sa > eps_a, area_a - sa, 0.0)
+            dq += _uncovered(conn, "B", b.version_id, a.version_id, deficit, sa, clip)
+    return dq, results
+
+
+def _summary(s: Session, run_id: int, results: list[TileResult], dq: list[dict[str, Any]],
+             a: SideInfo, b: SideInfo, area_a: np.ndarray, area_b: np.ndarray) -> dict[str, Any]:
+    """Counts and areas by category, county and sliver reason (from the stage table)."""
+    rows = s.execute(queries.stage_summary(run_id)).all()
+    total = sum(r.area for r in rows)
+    by_cat: dict[tuple[str, str | None], list[float]] = {}
+    by_county: dict[tuple[str | None, str | None, str], list[float]] = {}
+    slivers: dict[str, list[float]] = {}
+    for r in rows:
+        if r.kept:
+            c = by_cat.setdefault((r.category, r.subtype), [0, 0.0])
+            c[0] += r.n
+            c[1] += r.area
+            k = by_county.setdefault((r.county_code, r.county_name, r.category), [0, 0.0])
+            k[0] += r.n
+            k[1] += r.area
+        else:
+            sl = slivers.setdefault(r.filter_reason, [0, 0.0])
+            sl[0] += r.n
+            sl[1] += r.area
+    share = (lambda x: round(x / total, 6) if total else 0.0)
+    dq_sum: dict[str, dict[str, float]] = {}
+    for d in dq:
+        key = f"{d['side']}_{d['kind']}"
+        e = dq_sum.setdefault(key, {"count": 0, "area_m2": 0.0})
+        e["count"] += 1
+        e["area_m2"] += d["area_m2"]
+    return {
+        "a": {"ref": a.ref, "version_id": a.version_id, "version": a.version, "sha256": a.sha256,
+              "scheme": a.scheme, "area_m2": float(area_a.sum())},
+        "b": {"ref": b.ref, "version_id": b.version_id, "version": b.version, "sha256": b.sha256,
+              "scheme": b.scheme, "area_m2": float(area_b.sum())},
+        "compared_area_m2": total,
+        "by_category": [{"category": k[0], "subtype": k[1], "count": v[0], "area_m2": v[1],
+                         "area_ha": round(v[1] / 10_000, 4), "share": share(v[1])}
+                        for k, v in sorted(by_cat.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))],
+        "by_county": [{"county_code": k[0], "county_name": k[1], "category": k[2], "count": v[0],
+                       "area_m2": v[1], "area_ha": round(v[1] / 10_000, 4), "share": share(v[1])}
+                      for k, v in sorted(by_county.items(), key=lambda kv: (kv[0][0] or "", kv[0][2]))],
+        "slivers": [{"reason": k, "count": v[0], "area_m2": v[1]} for k, v in sorted(slivers.items())],
+        "data_quality": dq_sum,
+        "tiles": [{"tile": r.tile, "kept": r.kept, "filtered": r.filtered, "seconds": round(r.seconds, 3)}
+                  for r in results if r.tile >= 0 and (r.kept or r.filtered)],
+    }

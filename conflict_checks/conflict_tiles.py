@@ -1,0 +1,426 @@
+"""The partitioned job of a conflict run: one task per spatial tile.
+
+A task reads the two sides' features whose boxes meet its tile, intersects every pair of
+features (vectorised shapely/GEOS), explodes the result to single polygons, classifies,
+filters slivers, enriches and COPYs its pieces into the run's stage table. It returns only
+the per-pair areas the run needs for its data-quality accounting, so memory stays bounded by
+one tile and tasks run anywhere: a local process pool or a Dask cluster.
+
+A pair of features belongs to exactly one tile: the one holding the lower-left corner of the
+intersection of their boxes. Pieces are never cut at tile edges, so the result does not
+depend on the tiling (nor on which engine ran it).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import psycopg
+import shapely
+
+from . import queries
+
+# Category / subtype codes are data (conflict_profiles.yaml); these are the keys the job emits.
+CONSTRUCTION_CATS = ("01", "02", "03", "04")
+
+
+@dataclass(frozen=True)
+class SideSpec:
+    """One side as a task reads it: version, and per-code flag/group/name."""
+
+    version_id: int
+    flags: dict[str | None, int]
+    groups: dict[str | None, str | None]
+    names: dict[str | None, str | None]
+    reasons: dict[str | None, str]
+
+
+@dataclass(frozen=True)
+class TileJob:
+    """Everything a task needs (picklable: it travels to worker processes)."""
+
+    dsn: str
+    run_id: int
+    stage: str
+    srid: int
+    mode: str
+    a: SideSpec
+    b: SideSpec
+    compat: frozenset[tuple[str, str]]
+    clip_wkb: bytes | None
+    min_area: float
+    tol: float
+    admin: dict[str, tuple[tuple[int, ...], str, str]]
+    flag_versions: dict[str, tuple[int, ...]]
+    priorities: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A tile of the run's grid: half-open box [x0, x1) x [y0, y1)."""
+
+    no: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+@dataclass
+class TileResult:
+    """What a task sends back: the pieces' pair keys and areas, and counts."""
+
+    tile: int
+    a_fid: np.ndarray
+    b_fid: np.ndarray
+    area: np.ndarray
+    kept: int
+    filtered: int
+    seconds: float
+    # Accounting of pieces that stand for several features of a side (overlap faces): each
+    # covered feature is credited with the piece's area. None: credit a_fid / b_fid.
+    a_credit: tuple[np.ndarray, np.ndarray] | None = None
+    b_credit: tuple[np.ndarray, np.ndarray] | None = None
+
+
+@dataclass
+class Pieces:
+    """Single-part polygons of a set of feature pairs with their sides' attributes."""
+
+    geoms: np.ndarray
+    a_fid: np.ndarray
+    b_fid: np.ndarray
+    a_code: np.ndarray
+    a_raw: np.ndarray
+    b_code: np.ndarray
+    b_raw: np.ndarray
+    part: np.ndarray
+    a_fids: list[list[int] | None] = field(default_factory=list)
+    b_fids: list[list[int] | None] = field(default_factory=list)
+    overlap: np.ndarray | None = None  # True where a side is ambiguous (internal overlap)
+
+
+def grid(extent: tuple[float, float, float, float], features: int, per_tile: int = 6000) -> list[Tile]:
+    """A regular grid over ``extent`` with about ``per_tile`` features per tile."""
+    x0, y0, x1, y1 = extent
+    x1, y1 = x1 + 1.0, y1 + 1.0  # half-open tiles must hold the maximum corner too
+    n = max(1, math.ceil(features / per_tile))
+    w, h = x1 - x0, y1 - y0
+    cols = max(1, round(math.sqrt(n * w / h))) if h > 0 else n
+    rows = max(1, math.ceil(n / cols))
+    dx, dy = w / cols, h / rows
+    tiles = []
+    for r in range(rows):
+        for c in range(cols):
+            tiles.append(Tile(len(tiles), x0 + c * dx, y0 + r * dy,
+                              x1 if c == cols - 1 else x0 + (c + 1) * dx,
+                              y1 if r == rows - 1 else y0 + (r + 1) * dy))
+    return tiles
+
+
+def read_features(conn: psycopg.Connection, version_id: int, box: tuple[float, float, float, float],
+                  srid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Feature numbers, codes, raw codes and geometries of a version whose boxes meet ``box``."""
+    rows = conn.execute(queries.TILE_FEATURES, {"vid": version_id, "x0": box[0], "y0": box[1],
+                                                "x1": box[2], "y1": box[3], "srid": srid},
+                        binary=True).fetchall()
+    if not rows:
+        empty = np.empty(0, dtype=object)
+        return np.empty(0, dtype=np.int64), empty, empty, empty
+    fid, code, raw, wkb = zip(*rows, strict=True)
+    return (np.asarray(fid, dtype=np.int64), np.asarray(code, dtype=object),
+            np.asarray(raw, dtype=object), shapely.from_wkb(list(wkb)))
+
+
+def _explode(inter: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Polygon parts of each input geometry, the input index of each, and its part number."""
+    parts, idx = shapely.get_parts(inter, return_index=True)
+    keep = shapely.get_type_id(parts) == 3
+    parts, idx = parts[keep], idx[keep]
+    area = shapely.area(parts)
+    keep = area > 0
+    parts, idx = parts[keep], idx[keep]
+    if len(idx) == 0:
+        return parts, idx, np.empty(0, dtype=np.int64)
+    first = np.r_[True, idx[1:] != idx[:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(idx)), 0))
+    return parts, idx, np.arange(len(idx)) - start + 1
+
+
+def intersect_pairs(ga: np.ndarray, gb: np.ndarray, ia: np.ndarray, ib: np.ndarray,
+                    clip: shapely.Geometry | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Polygon pieces of A[ia] ∩ B[ib] (∩ clip), exploded: (parts, pair index, part number)."""
+    hit = shapely.intersects(ga[ia], gb[ib])
+    ia, ib = ia[hit], ib[hit]
+    a, b = ga[ia], gb[ib]
+    inter = np.empty(len(ia), dtype=object)
+    # Whole features need no overlay: a feature inside the other is the piece itself.
+    a_in = shapely.contains_properly(b, a)
+    b_in = ~a_in & shapely.contains_properly(a, b)
+    rest = ~(a_in | b_in)
+    inter[a_in] = a[a_in]
+    inter[b_in] = b[b_in]
+    if rest.any():
+        inter[rest] = shapely.intersection(a[rest], b[rest])
+    if clip is not None and len(inter):
+        out = ~shapely.covers(clip, inter)
+        if out.any():
+            inter[out] = shapely.intersection(inter[out], clip)
+    parts, idx, part = _explode(inter)
+    return parts, np.flatnonzero(hit)[idx], part
+
+
+def overlay_tile(ga: np.ndarray, gb: np.ndarray, tile: Tile,
+                 clip: shapely.Geometry | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pieces of the pairs this tile owns: (parts, index into A, index into B, part number)."""
+    if len(ga) == 0 or len(gb) == 0:
+        e = np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=object), e, e, e
+    tree = shapely.STRtree(gb)
+    ia, ib = tree.query(ga)
+    ba, bb = shapely.bounds(ga), shapely.bounds(gb)
+    ox = np.maximum(ba[ia, 0], bb[ib, 0])
+    oy = np.maximum(ba[ia, 1], bb[ib, 1])
+    own = (ox >= tile.x0) & (ox < tile.x1) & (oy >= tile.y0) & (oy < tile.y1)
+    ia, ib = ia[own], ib[own]
+    shapely.prepare(ga)
+    shapely.prepare(gb)
+    parts, pair, part = intersect_pairs(ga, gb, ia, ib, clip)
+    return parts, ia[pair], ib[pair], part
+
+
+def _lookup(table: dict[Any, Any], keys: np.ndarray, default: Any) -> np.ndarray:
+    """Map an object array through a dict, computing each distinct key once."""
+    cache: dict[Any, Any] = {}
+    out = np.empty(len(keys), dtype=object)
+    for i, k in enumerate(keys):
+        v = cache.get(k, cache)
+        if v is cache:
+            v = table.get(k, default)
+            cache[k] = v
+        out[i] = v
+    return out
+
+
+def classify(job: TileJob, p: Pieces) -> tuple[np.ndarray, np.ndarray]:
+    """Category and subtype of every piece (object arrays of codes from the profile data)."""
+    n = len(p.geoms)
+    fa = _lookup(job.a.flags, p.a_code, -1).astype(np.int8)
+    fb = _lookup(job.b.flags, p.b_code, -1).astype(np.int8) if job.mode == "construction" else np.zeros(n, np.int8)
+    cat = np.empty(n, dtype=object)
+    sub = np.full(n, None, dtype=object)
+    if job.mode == "construction":
+        cat[(fa == 1) & (fb == 1)] = "01"
+        cat[(fa == 0) & (fb == 0)] = "02"
+        cat[(fa == 1) & (fb == 0)] = "03"
+        cat[(fa == 0) & (fb == 1)] = "04"
+        unknown = (fa < 0) | (fb < 0)
+    else:
+        cat[fa == 1] = "C1"
+        cat[fa == 0] = "C0"
+        unknown = fa < 0
+    if unknown.any():
+        cat[unknown] = "unmapped"
+        ra = _lookup(job.a.reasons, p.a_code, None)
+        rb = _lookup(job.b.reasons, p.b_code, None) if job.mode == "construction" else np.full(n, None, object)
+        sub[unknown] = np.where(fa[unknown] < 0, ra[unknown], rb[unknown])
+    both = cat == "01"
+    if both.any():
+        ga = _lookup(job.a.groups, p.a_code, None)
+        gb = _lookup(job.b.groups, p.b_code, None)
+        for i in np.flatnonzero(both):
+            x, y = ga[i], gb[i]
+            if x is None or y is None:
+                sub[i] = "use_uncompared"
+            elif not (x == y or (x, y) in job.compat or (y, x) in job.compat):
+                sub[i] = "use_inconsistent"
+    if p.overlap is not None and p.overlap.any():
+        cat[p.overlap] = "overlap"
+        sub[p.overlap] = None
+    return cat, sub
+
+
+def sliver_reasons(geoms: np.ndarray, area: np.ndarray, min_area: float, tol: float) -> np.ndarray:
+    """Why each piece is a sliver (None when it is kept): below ``min_area``, or gone under an
+    inward buffer of ``tol``.
+
+    The buffer is computed only where it could vanish: eroding a polygon by ``tol`` removes at
+    most perimeter·tol plus π·tol² per vertex of its area, so a piece larger than that survives.
+    """
+    reason = np.full(len(geoms), None, dtype=object)
+    small = area < min_area
+    reason[small] = "min_area"
+    if tol > 0:
+        bound = shapely.length(geoms) * tol + shapely.get_num_coordinates(geoms) * math.pi * tol * tol
+        maybe = np.flatnonzero(~small & (area <= bound))
+        if len(maybe):
+            gone = shapely.is_empty(shapely.buffer(geoms[maybe], -tol))
+            reason[maybe[gone]] = "buffer"
+    return reason
+
+
+def _admin(conn: psycopg.Connection, job: TileJob, geoms: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """County/township code and name of each piece (at a point on its surface)."""
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    n = len(geoms)
+    if n == 0:
+        return out
+    box = tuple(shapely.total_bounds(geoms))
+    for level, (vids, code_field, name_field) in job.admin.items():
+        codes = np.full(n, None, dtype=object)
+        names = np.full(n, None, dtype=object)
+        rows = conn.execute(queries.TILE_ADMIN, {"vids": list(vids), "code_field": code_field, "name_field": name_field,
+                                                 "x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3],
+                                                 "srid": job.srid}, binary=True).fetchall()
+        if rows:
+            adm = shapely.from_wkb([r[2] for r in rows])
+            whole = shapely.covers(adm, shapely.box(*box))
+            if whole.any():
+                k = int(np.flatnonzero(whole)[0])
+                codes[:], names[:] = rows[k][0], rows[k][1]
+            else:
+                pts = shapely.point_on_surface(geoms)
+                ip, ia = shapely.STRtree(adm).query(pts, predicate="intersects")
+                first = np.r_[True, ip[1:] != ip[:-1]] if len(ip) else np.empty(0, bool)
+                for i, j in zip(ip[first], ia[first], strict=True):
+                    codes[i], names[i] = rows[j][0], rows[j][1]
+        out[level] = (codes, names)
+    return out
+
+
+def _flags(conn: psycopg.Connection, job: TileJob, geoms: np.ndarray) -> dict[str, np.ndarray]:
+    """Per control-line flag: whether each piece overlaps it (interiors meet; None = no layer)."""
+    out: dict[str, np.ndarray] = {}
+    n = len(geoms)
+    box = tuple(shapely.total_bounds(geoms)) if n else (0.0, 0.0, 0.0, 0.0)
+    for flag, vids in job.flag_versions.items():
+        if not vids:
+            out[flag] = np.full(n, None, dtype=object)
+            continue
+        hit = np.zeros(n, dtype=bool)
+        if n:
+            rows = conn.execute(queries.TILE_CONTROL, {"vids": list(vids), "x0": box[0], "y0": box[1],
+                                                       "x1": box[2], "y1": box[3], "srid": job.srid},
+                                binary=True).fetchall()
+            if rows:
+                ctrl = shapely.from_wkb([r[0] for r in rows])
+                shapely.prepare(ctrl)
+                ip, ic = shapely.STRtree(ctrl).query(geoms, predicate="intersects")
+                if len(ip):
+                    inner = shapely.relate_pattern(ctrl[ic], geoms[ip], "T********")
+                    hit[ip[inner]] = True
+        out[flag] = hit.astype(object)
+    return out
+
+
+def priorities(job: TileJob, cat: np.ndarray, sub: np.ndarray, flags: dict[str, np.ndarray]) -> np.ndarray:
+    """Priority of each piece: the first rule of the profile data that matches."""
+    n = len(cat)
+    prio = np.zeros(n, dtype=np.int16)
+    todo = np.ones(n, dtype=bool)
+    for rule in job.priorities:
+        m = todo.copy()
+        if rule.get("categories"):
+            m &= np.isin(cat, rule["categories"])
+        if rule.get("subtypes"):
+            m &= np.isin(sub.astype(str), rule["subtypes"])
+        if rule.get("any_flags"):
+            any_ = np.zeros(n, dtype=bool)
+            for f in rule["any_flags"]:
+                any_ |= flags.get(f, np.full(n, None, object)) == True  # noqa: E712 (None is not True)
+            m &= any_
+        for f in rule.get("not_flags") or []:
+            # Only a known False counts: with no such layer nothing is claimed.
+            m &= flags.get(f, np.full(n, None, object)) == False  # noqa: E712
+        prio[m] = int(rule["priority"])
+        todo &= ~m
+    prio[todo] = max(int(r["priority"]) for r in job.priorities)
+    return prio
+
+
+_ESC = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _t(v: Any) -> str:
+    """One value in COPY text format."""
+    if v is None:
+        return "\\N"
+    if isinstance(v, (bool, np.bool_)):
+        return "t" if v else "f"
+    if isinstance(v, list):
+        return "{" + ",".join(str(int(x)) for x in v) + "}"
+    return str(v).translate(_ESC)
+
+
+def finish(conn: psycopg.Connection, job: TileJob, tile_no: int, p: Pieces) -> tuple[np.ndarray, int, int]:
+    """Classify, filter, enrich and COPY pieces into the stage table; returns areas and counts."""
+    n = len(p.geoms)
+    area = shapely.area(p.geoms) if n else np.empty(0)
+    if n == 0:
+        return area, 0, 0
+    cat, sub = classify(job, p)
+    reason = sliver_reasons(p.geoms, area, job.min_area, job.tol)
+    admin = _admin(conn, job, p.geoms)
+    flags = _flags(conn, job, p.geoms)
+    prio = priorities(job, cat, sub, flags)
+    a_name = _lookup(job.a.names, p.a_code, None)
+    b_name = _lookup(job.b.names, p.b_code, None)
+    none = np.full(n, None, dtype=object)
+    cc, cn = admin.get("county", (none, none))
+    tc, tn = admin.get("township", (none, none))
+    fl = [flags.get(k, none) for k in ("in_farmland", "in_redline", "in_udb")]
+    sh = int(job.srid).to_bytes(4, "little").hex()
+    wkb = shapely.to_wkb(p.geoms, byte_order=1, include_srid=False, hex=True)
+    a_fids = p.a_fids or [None] * n
+    b_fids = p.b_fids or [None] * n
+    rid = job.run_id
+    lines = []
+    for i in range(n):
+        h = wkb[i]
+        r = reason[i]
+        lines.append("\t".join((
+            str(rid), "0", "f" if r else "t", _t(r), cat[i], _t(sub[i]),
+            str(int(p.a_fid[i])), _t(a_fids[i]), _t(p.a_code[i]), _t(p.a_raw[i]), _t(a_name[i]),
+            str(int(p.b_fid[i])), _t(b_fids[i]), _t(p.b_code[i]), _t(p.b_raw[i]), _t(b_name[i]),
+            repr(float(area[i])), _t(cc[i]), _t(cn[i]), _t(tc[i]), _t(tn[i]),
+            _t(fl[0][i]), _t(fl[1][i]), _t(fl[2][i]), str(int(prio[i])), str(tile_no), str(int(p.part[i])),
+            f"{h[:8]}20{sh}{h[10:]}",
+        )))
+    with conn.cursor() as cur, cur.copy(queries.stage_copy(job.stage)) as cp:
+        cp.write("\n".join(lines) + "\n")
+    filtered = int(sum(1 for r in reason if r))
+    return area, n - filtered, filtered
+
+
+_CLIP_CACHE: dict[bytes, shapely.Geometry] = {}
+
+
+def clip_geometry(job: TileJob) -> shapely.Geometry | None:
+    """The run's clip region, prepared once per process."""
+    if job.clip_wkb is None:
+        return None
+    g = _CLIP_CACHE.get(job.clip_wkb)
+    if g is None:
+        g = shapely.from_wkb(job.clip_wkb)
+        shapely.prepare(g)
+        _CLIP_CACHE.clear()
+        _CLIP_CACHE[job.clip_wkb] = g
+    return g
+
+
+def run_tile(job: TileJob, tile: Tile) -> TileResult:
+    """The task: overlay one tile and store its pieces. Safe to run in any process."""
+    t0 = time.perf_counter()
+    box = (tile.x0, tile.y0, tile.x1, tile.y1)
+    with psycopg.connect(job.dsn, autocommit=True) as conn:
+        fa, ca, ra, ga = read_features(conn, job.a.version_id, box, job.srid)
+        fb, cb, rb, gb = read_features(conn, job.b.version_id, box, job.srid)
+        parts, ia, ib, part = overlay_tile(ga, gb, tile, clip_geometry(job))
+        p = Pieces(parts, fa[ia], fb[ib], ca[ia], ra[ia], cb[ib], rb[ib], part)
+        area, kept, filtered = finish(conn, job, tile.no, p)
+    return TileResult(tile.no, p.a_fid.astype(np.int32), p.b_fid.astype(np.int32), area, kept, filtered,
+                      time.perf_counter() - t0)

@@ -1,0 +1,237 @@
+"""Plan-vs-plan conflict runs (差异图斑) on a small hand-built pair of plans.
+
+Every expected patch and area is written down from the rectangles below (by hand, or with
+shapely in the test), independently of the code under test.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import shapely
+from shapely.geometry import box
+
+from conflict_checks.conflict_results import data_quality, get_run, history, patches, progress, update_patches
+from conflict_checks.conflict_run import run_conflicts
+from gis_platform.core.errors import InputError
+from tests.factories import write_vector
+
+pytestmark = pytest.mark.postgis
+
+# Land-use plan (A, 土地用途区 tdyt): 030 城镇建设用地区 and 050 独立工矿区 are construction,
+# 010/020 are not. Urban plan (B, GB 50137): R2/M1 construction, E2 non-construction.
+A_FEATURES = [
+    ("A1", box(0, 0, 1000, 1000), "030"),
+    ("A2", box(1000, 0, 2000, 1000), "020"),
+    ("A3", box(0, 1000, 1000, 2000), "050"),
+    ("A4", box(1000, 1000, 2000, 2000), "010"),
+    ("A5", box(2000, 0, 2010, 10), "030"),          # 100 m² piece: below the minimum area
+    ("A6", box(2000, 100, 2020.1, 120), "030"),     # 402 m²: just above the minimum area
+    ("A8", box(0, 2000, 1000, 3000), "X99"),        # a code no table knows
+    ("A9", box(1000, 2000, 2500, 3000), "030"),
+]
+B_FEATURES = [
+    ("B1", box(0, 0, 500, 1000), "R2"),
+    ("B2", box(500, 0, 1500, 1000), "E2"),
+    ("B3", box(1500, 0, 2000, 1000), "M1"),
+    ("B4", box(0, 1000, 1000.5, 2000), "R2"),       # digitised 0.5 m too far east: a sliver
+    ("B5", box(1000.5, 1000, 2000, 2000), "E2"),
+    ("B6", box(2000, 0, 2100, 100), "E2"),
+    ("B7", box(2000, 100, 2100, 200), "E2"),
+    ("B8", box(0, 2000, 1000, 3000), "R2"),
+    ("B9", box(1000, 2000, 2000, 3000), "R2"),      # B9 and B10 overlap in x 1500–2000
+    ("B10", box(1500, 2000, 2500, 3000), "E2"),
+]
+
+_CORNERS = itertools.count()
+
+
+class Pair:
+    """A private corner of the city holding one pair of plans plus the enrichment layers."""
+
+    def __init__(self, store, tmp_path, uid: str) -> None:
+        k = next(_CORNERS)
+        self.x0, self.y0 = 35_420_000.0 + (k % 4) * 8_000.0, 3_950_000.0 + (k // 4) * 8_000.0
+        self.store, self.tmp, self.uid = store, tmp_path, uid
+        self.a_plan = store.plan(f"tg-{uid}", kind="land_use_master")
+        self.b_plan = store.plan(f"cg-{uid}", kind="urban_master")
+        self.c_plan = store.plan(f"kz-{uid}", kind="control_line")
+
+    def g(self, geom: shapely.Geometry) -> shapely.Geometry:
+        return shapely.affinity.translate(geom, self.x0, self.y0)
+
+    def load(self, plan: str, name: str, feats: list[tuple[str, shapely.Geometry, str]], **kw) -> str:
+        path = write_vector(self.tmp / f"{name}-{len(list(self.tmp.iterdir()))}.geojson",
+                            [self.g(f[1]) for f in feats], "EPSG:4523",
+                            NAME=[f[0] for f in feats], CODE=[f[2] for f in feats])
+        self.store.ingest(path, plan, name, class_field="CODE", **kw)
+        return f"{plan}/{name}"
+
+    def control(self, name: str, geoms: list[shapely.Geometry], theme: str, **kw) -> str:
+        path = write_vector(self.tmp / f"{name}.geojson", [self.g(x) for x in geoms], "EPSG:4523",
+                            XZQDM=[f"6299{i:02d}" for i in range(len(geoms))],
+                            XZQMC=[f"测试{i + 1}县" for i in range(len(geoms))])
+        self.store.ingest(path, self.c_plan, name, theme=theme, **kw)
+        return f"{self.c_plan}/{name}"
+
+
+@pytest.fixture
+def pair(store, tmp_path, uid):
+    p = Pair(store, tmp_path, uid)
+    p.a = p.load(p.a_plan, "tdytq", A_FEATURES, scheme="tdyt", theme="land_use_zone")
+    p.b = p.load(p.b_plan, "ydgh", B_FEATURES, scheme="gb50137", theme="urban_land_use")
+    p.control("yjjbnt", [box(1500, 0, 2000, 500)], "permanent_basic_farmland", coverage="extent")
+    p.control("counties", [box(-100, -100, 3000, 1600), box(-100, 1600, 3000, 3100)], "admin_county")
+    return p
+
+
+def _key(patch) -> tuple:
+    return (patch["category"], patch["subtype"] or "", round(patch["area_m2"], 2))
+
+
+def test_categories_slivers_unmapped_and_overlap(pair, store):
+    run_id = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", engine_name="local")
+    with store.session() as s:
+        kept = patches(s, run_id, with_geometry=True)
+        sliv = patches(s, run_id, slivers=True, with_geometry=True)
+        run = get_run(s, run_id)
+        dq = data_quality(s, run_id)
+    got = sorted(_key(p) for p in kept)
+    expected = sorted([
+        ("01", "", 500_000.0),                    # A1 030 × B1 R2: both construction, uses agree
+        ("01", "use_inconsistent", 1_000_000.0),  # A3 050 mining × B4 R2 residential
+        ("01", "", 500_000.0),                    # A9 × B9 outside B's overlap
+        ("02", "", 500_000.0),                  # A2 020 × B2 E2
+        ("02", "", 999_500.0),                  # A4 010 × B5 E2
+        ("03", "", 500_000.0),                  # A1 030 × B2 E2
+        ("03", "", 402.0),                      # A6 × B7: 20.1 m × 20 m, just above 400 m²
+        ("03", "", 500_000.0),                  # A9 × B10 outside B's overlap
+        ("04", "", 500_000.0),                  # A2 020 × B3 M1
+        ("unmapped", "no_code", 1_000_000.0),     # A8 X99 × B8
+        ("overlap", "", 500_000.0),             # A9 × (B9 ∩ B10): B says R2 and E2 there
+    ])
+    assert got == expected
+    # The 04 patch lies on permanent basic farmland: flagged, highest priority.
+    p04 = next(p for p in kept if p["category"] == "04")
+    assert p04["in_farmland"] is True and p04["priority"] == 1
+    assert shapely.equals_exact(shapely.normalize(p04["geometry"]),
+                                shapely.normalize(pair.g(box(1500, 0, 2000, 1000))), 1e-6)
+    assert all(p["in_farmland"] is False for p in kept if p is not p04)
+    assert p04["county_name"] == "测试1县"
+    assert next(p for p in kept if p["category"] == "unmapped")["county_name"] == "测试2县"
+    # Names come from the code tables.
+    p01 = next(p for p in kept if p["subtype"] == "use_inconsistent")
+    assert (p01["a_code"], p01["a_name"], p01["b_code"], p01["b_name"]) == ("050", "独立工矿区", "R2", "二类居住用地")
+    # Slivers are filtered into the audit set with their reason.
+    assert sorted((p["filter_reason"], round(p["area_m2"], 2)) for p in sliv) == [("buffer", 500.0), ("min_area", 100.0)]
+    strip = next(p for p in sliv if p["filter_reason"] == "buffer")
+    assert strip["category"] == "04" and (strip["a_code"], strip["b_code"]) == ("010", "R2")
+    # Nothing is counted twice: patches and slivers add up to the area where both plans have data.
+    b_in_a = shapely.intersection(shapely.union_all([g for _, g, _ in B_FEATURES]),
+                                  shapely.union_all([g for _, g, _ in A_FEATURES])).area
+    assert sum(p["area_m2"] for p in kept + sliv) == pytest.approx(b_in_a, abs=0.01)
+    # Data quality: B's internal overlap, and B features with no A data (B6, B7 beyond A5/A6).
+    ov = [d for d in dq if d["kind"] == "overlap"]
+    assert len(ov) == 1 and ov[0]["side"] == "B" and ov[0]["area_m2"] == pytest.approx(500_000.0, abs=0.01)
+    assert sorted(ov[0]["codes"]) == ["E2", "R2"]
+    unc = sorted(round(d["area_m2"], 2) for d in dq if d["kind"] == "uncovered" and d["side"] == "A")
+    assert unc == sorted([10_000.0 - 100.0, 10_000.0 - 402.0])
+    # Summary by category agrees with the patches.
+    cats = {(c["category"], c["subtype"]): c for c in run["summary"]["by_category"]}
+    assert cats[("03", None)]["count"] == 3
+    assert cats[("03", None)]["area_m2"] == pytest.approx(1_000_402.0, abs=0.01)
+    assert cats[("03", None)]["name_zh"] == "土规建设用地、城规非建设用地"
+    assert run["a_version_id"] == run["summary"]["a"]["version_id"]
+
+
+def test_conditional_construction_switch(store, tmp_path, uid):
+    p = Pair(store, tmp_path, uid)
+    a = p.load(p.a_plan, "gzq", [("Z1", box(0, 0, 1000, 1000), "020")], scheme="gzq",
+               theme="construction_control_zone")
+    b = p.load(p.b_plan, "ydgh", [("U1", box(0, 0, 1000, 1000), "R2")], scheme="gb50137", theme="urban_land_use")
+    with_020 = run_conflicts(store.engine, store.settings, a, b, "landuse_vs_urban")
+    without = run_conflicts(store.engine, store.settings, a, b, "landuse_vs_urban",
+                            switches={"conditional_construction": False})
+    with store.session() as s:
+        assert [x["category"] for x in patches(s, with_020)] == ["01"]
+        assert [x["category"] for x in patches(s, without)] == ["04"]
+        assert get_run(s, without)["params"]["switches"] == {"conditional_construction": False}
+
+
+def test_plan_vs_control_line(pair, store):
+    red = pair.control("stbhhx", [box(200, 200, 700, 700)], "ecological_red_line", coverage="extent")
+    run_id = run_conflicts(store.engine, store.settings, pair.b, red, "plan_vs_control")
+    with store.session() as s:
+        got = sorted(_key(p) for p in patches(s, run_id))
+    # B1 (R2) covers x 0–500 and B2 (E2) x 500–1500 of the red line's 500 m × 500 m.
+    assert got == [("C0", "", 100_000.0), ("C1", "", 150_000.0)]
+
+
+def test_resolutions_bulk_progress_and_rerun(pair, store, tmp_path):
+    run1 = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban")
+    with store.session() as s:
+        kept = patches(s, run1)
+        no03 = sorted(p["patch_no"] for p in kept if p["category"] == "03")
+        written = update_patches(s, run1, category="03", department="市自然资源局", actor="bureau")
+        assert written == no03
+        big03 = [p["patch_no"] for p in kept if p["category"] == "03" and p["area_m2"] >= 1000]
+        update_patches(s, run1, patch_nos=big03, status="amend_a", comment="按城规调整土规", actor="bureau")
+        p04 = next(p["patch_no"] for p in kept if p["category"] == "04")
+        update_patches(s, run1, patch_nos=[p04], status="deferred", department="市规划委员会", actor="bureau")
+        prog = {(r["department"], r["status"]): r["n"] for r in progress(s, run1)}
+        assert prog[("市自然资源局", "amend_a")] == 2 and prog[("市自然资源局", "open")] == 1
+        assert prog[("市规划委员会", "deferred")] == 1
+        hist = history(s, run1, big03[0])
+        assert [h["status"] for h in hist] == ["open", "amend_a"]
+        assert hist[-1]["department"] == "市自然资源局"
+        with pytest.raises(InputError):
+            update_patches(s, run1, patch_nos=[p04], status="done")
+    # Plan A is amended: A2 becomes 030, so the 04 patch (A2 × B3) turns into 01 and disappears.
+    amended = [(n, g, "030" if n == "A2" else c) for n, g, c in A_FEATURES]
+    pair.load(pair.a_plan, "tdytq", amended, scheme="tdyt", theme="land_use_zone")
+    run2 = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban")
+    with store.session() as s:
+        r2 = get_run(s, run2)
+        assert r2["previous_run_id"] == run1
+        assert r2["a_version_id"] != get_run(s, run1)["a_version_id"]
+        assert [d["patch_no"] for d in r2["carried"]["disappeared"]] == [p04]
+        assert r2["carried"]["kept"] == 3
+        now = {p["patch_no"]: p for p in patches(s, run2)}
+        carried = [p for p in now.values() if p["department"] == "市自然资源局"]
+        assert sorted(round(p["area_m2"], 2) for p in carried) == [402.0, 500_000.0, 500_000.0]
+        assert sorted(p["status"] for p in carried) == ["amend_a", "amend_a", "open"]
+        assert not any(p["category"] == "04" for p in now.values())
+
+
+def test_local_and_dask_give_identical_patches(pair, store):
+    local = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4)
+    dask = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4,
+                         engine_name="dask", workers=2)
+    with store.session() as s:
+        assert get_run(s, local)["tiles"] > 1
+        one = patches(s, local, with_geometry=True) + patches(s, local, slivers=True, with_geometry=True)
+        two = patches(s, dask, with_geometry=True) + patches(s, dask, slivers=True, with_geometry=True)
+    strip = lambda ps: [{k: (v.wkb if k == "geometry" else v) for k, v in p.items() if k != "status"} for p in ps]  # noqa: E731
+    assert strip(one) == strip(two)
+
+
+def test_bad_input_stores_nothing(pair, store):
+    before = _counts(store)
+    with pytest.raises(InputError):
+        run_conflicts(store.engine, store.settings, pair.a, pair.b, "no_such_profile")
+    with pytest.raises(InputError):  # B is GB 50137, A side takes tdyt/gzq/gb2023 only
+        run_conflicts(store.engine, store.settings, pair.b, pair.a, "landuse_vs_urban")
+    with pytest.raises(InputError):
+        run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", min_area=-1)
+    assert _counts(store) == before
+
+
+def _counts(store) -> dict[str, int]:
+    from sqlalchemy import text
+
+    with store.engine.connect() as c:
+        out = {t: c.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+               for t in ("conflict_runs", "conflict_patches", "conflict_dq", "conflict_resolutions", "audit_log")}
+        out["stages"] = c.execute(text("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'conflict_stage_%'")).scalar_one()
+        return out
