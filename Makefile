@@ -7,10 +7,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PORT   ?= 8000
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBS   := postgresql-15 postgresql-15-postgis-3 gdal-bin libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk
+DEBS   := postgresql-15 postgresql-15-postgis-3 gdal-bin libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk chromium
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench bench-ingest bench-precheck system venv lint clean-store
+.PHONY: run test bench bench-ingest bench-precheck system venv assets lint clean-store
 
 system:
 	@if ! dpkg -s $(DEBS) >/dev/null 2>&1; then \
@@ -22,6 +22,19 @@ system:
 	@if command -v pg_lsclusters >/dev/null 2>&1 && pg_lsclusters -h 2>/dev/null | grep -q online; then \
 		$(SUDO) pg_ctlcluster 15 main stop 2>/dev/null || true; fi
 
+# Front-end packages (Leaflet, Leaflet.VectorGrid) pinned in package-lock.json, served by the
+# platform itself from node_modules/. Debian's nodejs/npm only when npm is not on PATH already.
+node_modules/.package-lock.json: package.json package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo ">> installing Debian packages: nodejs npm"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends nodejs npm; \
+	fi
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+assets: node_modules/.package-lock.json
+
 $(BIN)/gisplat: requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -31,13 +44,13 @@ $(BIN)/gisplat: requirements.lock pyproject.toml
 
 venv: $(BIN)/gisplat
 
-run: system venv
+run: system venv assets
 	$(BIN)/gisplat db start
 	$(BIN)/gisplat demo load
 	$(BIN)/gisplat layers list
 	$(BIN)/gisplat serve --port $(PORT)
 
-test: system venv
+test: system venv assets
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 

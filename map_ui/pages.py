@@ -7,6 +7,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from map_ui.views import nav_context
+
 _ENV = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -27,5 +29,5 @@ TEXT = {
 def render_home(plans: list[dict[str, Any]], layers: list[dict[str, Any]], *, city: str, lang: str = "zh") -> str:
     """The catalogue page."""
     return _ENV.get_template("home.html").render(
-        plans=plans, layers=layers, city=city, lang=lang, t=TEXT[lang],
+        plans=plans, layers=layers, lang=lang, t=TEXT[lang], **nav_context(lang, "/", city),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,13 @@ class Settings(BaseSettings):
     check_max_site_area_m2: float = 100_000_000.0
     check_sliver_min_area_m2: float = 1.0
     check_sliver_buffer_m: float = 0.05
+    # Map pages: the basemap under the plan layers. "none" (default) makes no request outside the
+    # platform; "osm" and "tianditu" (天地图, needs a key) load tiles from those services.
+    basemap: Literal["none", "osm", "tianditu"] = "none"
+    tianditu_key: str | None = None
+    # Where the front-end packages were installed by `npm ci` (default: node_modules beside
+    # the map_ui package, i.e. in the repository).
+    node_modules_dir: Path | None = None
 
     @property
     def home_abs(self) -> Path:

@@ -10,6 +10,7 @@ from conflict_checks.bootstrap import prepare_store
 
 from .errors import add_exception_handlers
 from .routes import catalogue, checks, ogc, pages, tiles
+from .routes import ui_checks, ui_map
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,6 +27,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalogue.router)
     app.include_router(checks.router)
     app.include_router(pages.router)
+    app.include_router(ui_map.router)
+    app.include_router(ui_checks.router)
     app.include_router(tiles.router)
     app.include_router(ogc.router)
     return app
