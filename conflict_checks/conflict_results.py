@@ -35,7 +35,7 @@ def get_run(session: Session, run_id: int) -> dict[str, Any]:
     run = dict(row)
     book = profile_book()
     prof = book.profiles.get(run["profile"])
-    labels = _labels(prof, run["summary"])
+    labels = side_labels(prof, run["summary"])
     for c in run["summary"]["by_category"]:
         c["name_zh"], c["name_en"] = category_name(c["category"], labels)
         if c["subtype"]:
@@ -48,7 +48,7 @@ def get_run(session: Session, run_id: int) -> dict[str, Any]:
     return run
 
 
-def _labels(prof: Any, summary: dict[str, Any]) -> dict[str, str]:
+def side_labels(prof: Any, summary: dict[str, Any]) -> dict[str, str]:
     if prof is None:
         return {"a": "A", "b": "B", "a_en": "A", "b_en": "B"}
     b_zh, b_en = prof.b.zh, prof.b.en

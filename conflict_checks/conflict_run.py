@@ -59,7 +59,7 @@ class SideInfo:
     sha256: str
     scheme: str | None
     coverage: str
-    wall_to_wall: bool
+    declared_coverage: bool  # coverage given apart from the features (extent or a layer)
     feature_count: int
     extent: tuple[float, float, float, float]
 
@@ -74,7 +74,7 @@ def _side(session: Session, ref: str) -> SideInfo:
     ext = session.execute(queries.VERSION_EXTENT, {"vid": v.id}).one()
     plan_code = session.execute(queries.PLAN_CODE_OF_LAYER, {"id": layer.id}).scalar_one()
     return SideInfo(f"{plan_code}/{layer.name}", layer.id, v.id, v.version, v.source_sha256,
-                    layer.class_scheme, layer.coverage, layer.coverage == WALL_TO_WALL_COVERAGE,
+                    layer.class_scheme, layer.coverage, layer.coverage != WALL_TO_WALL_COVERAGE,
                     v.feature_count, tuple(ext))
 
 
@@ -259,9 +259,10 @@ def _correct_overlaps(conn: psycopg.Connection, job: TileJob, clip: shapely.Geom
                           credit([fa.fids[i] for i in ia]), credit([fb.fids[j] for j in ib]))
 
 
-def _uncovered(conn: psycopg.Connection, side: str, own_vid: int, other_vid: int, deficit: np.ndarray,
-               covered: np.ndarray, clip: shapely.Geometry | None) -> list[dict[str, Any]]:
-    """Where the other side's features have no data on ``side``: one finding per feature."""
+def _gaps(conn: psycopg.Connection, side: str, own_vid: int, other_vid: int, deficit: np.ndarray,
+          covered: np.ndarray, clip: shapely.Geometry | None) -> list[dict[str, Any]]:
+    """Gaps of ``side`` inside its declared coverage, found under the other side's features:
+    one finding per such feature, with the part of it ``side`` does not cover."""
     fids = np.flatnonzero(deficit)
     order = fids[np.argsort(-deficit[fids], kind="stable")][:UNCOVERED_GEOMETRY_LIMIT]
     order = np.sort(order)
@@ -280,7 +281,7 @@ def _uncovered(conn: psycopg.Connection, side: str, own_vid: int, other_vid: int
             near = tree.query(g, predicate="intersects")
             if len(near):
                 g = shapely.difference(g, shapely.union_all(sg[near]))
-        out.append({"side": side, "kind": "uncovered", "fids": [fid],
+        out.append({"side": side, "kind": "gap", "fids": [fid],
                     "codes": [str(oc[k] if oc[k] is not None else orw[k])],
                     "area_m2": float(deficit[fid]), "geom": g})
     return out
@@ -365,11 +366,12 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
             results = _run_local(job, tiles, workers)
         timings["tiles_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        dq, results = _quality_pass(job, a, b, clip, results, area_a, area_b)
+        dq, results, no_data = _quality_pass(job, a, b, clip, results, area_a, area_b)
         timings["quality_s"] = time.perf_counter() - t2
         t3 = time.perf_counter()
         with session_scope(engine) as s:
             summary = _summary(s, run_id, results, dq, a, b, area_a, area_b)
+            summary["no_data"] = no_data
             for stmt in queries.partition_ddl(run_id):
                 s.connection().exec_driver_sql(stmt)
             prev = s.execute(queries.PREVIOUS_RUN, {"a": a.layer_id, "b": b.layer_id, "profile": profile.name,
@@ -410,9 +412,12 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
 
 def _quality_pass(job: TileJob, a: SideInfo, b: SideInfo, clip: shapely.Geometry | None,
                   results: list[TileResult], area_a: np.ndarray, area_b: np.ndarray
-                  ) -> tuple[list[dict[str, Any]], list[TileResult]]:
+                  ) -> tuple[list[dict[str, Any]], list[TileResult], dict[str, float]]:
     """Overlaps inside a side (pieces add up to more than a feature of the other side) are
-    recomputed from overlap-free faces; uncovered areas are reported for wall-to-wall sides."""
+    recomputed from overlap-free faces. Where pieces add up to less, the side has no data
+    there: a gap when the side declares its coverage apart from its features (the run is
+    clipped to it), else simply outside the side's coverage (its features are its coverage),
+    which the summary reports as an area."""
     def sums() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.empty(0, dt))
         pa = cat([r.a_fid for r in results], np.int64)
@@ -451,13 +456,14 @@ def _quality_pass(job: TileJob, a: SideInfo, b: SideInfo, clip: shapely.Geometry
                 kept.append(TileResult(r.tile, r.a_fid[m], r.b_fid[m], r.area[m], r.kept, r.filtered, r.seconds))
             results = kept + [extra]
             pa, pb, sa, sb = sums()
-        if a.wall_to_wall:
-            deficit = np.where(area_b - sb > eps_b, area_b - sb, 0.0)
-            dq += _uncovered(conn, "A", a.version_id, b.version_id, deficit, sb, clip)
-        if b.wall_to_wall:
-            deficit = np.where(area_a - sa > eps_a, area_a - sa, 0.0)
-            dq += _uncovered(conn, "B", b.version_id, a.version_id, deficit, sa, clip)
-    return dq, results
+        deficit_b = np.where(area_b - sb > eps_b, area_b - sb, 0.0)
+        deficit_a = np.where(area_a - sa > eps_a, area_a - sa, 0.0)
+        if a.declared_coverage:
+            dq += _gaps(conn, "A", a.version_id, b.version_id, deficit_b, sb, clip)
+        if b.declared_coverage:
+            dq += _gaps(conn, "B", b.version_id, a.version_id, deficit_a, sa, clip)
+    outside = {"a_no_data_m2": float(deficit_b.sum()), "b_no_data_m2": float(deficit_a.sum())}
+    return dq, results, outside
 
 
 def _summary(s: Session, run_id: int, results: list[TileResult], dq: list[dict[str, Any]],

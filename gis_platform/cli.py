@@ -543,5 +543,9 @@ def serve(ctx: Ctx, host: str, port: int) -> None:
     uvicorn.run(create_app(ctx.settings), host=host, port=port, log_level="warning")
 
 
+from gis_platform.cli_conflicts import conflicts  # noqa: E402 (needs Ctx and command above)
+
+main.add_command(conflicts)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -79,7 +79,8 @@ class Pair:
 @pytest.fixture
 def pair(store, tmp_path, uid):
     p = Pair(store, tmp_path, uid)
-    p.a = p.load(p.a_plan, "tdytq", A_FEATURES, scheme="tdyt", theme="land_use_zone")
+    # A declares its coverage (its extent): where it has no feature inside, it has a gap.
+    p.a = p.load(p.a_plan, "tdytq", A_FEATURES, scheme="tdyt", theme="land_use_zone", coverage="extent")
     p.b = p.load(p.b_plan, "ydgh", B_FEATURES, scheme="gb50137", theme="urban_land_use")
     p.control("yjjbnt", [box(1500, 0, 2000, 500)], "permanent_basic_farmland", coverage="extent")
     p.control("counties", [box(-100, -100, 3000, 1600), box(-100, 1600, 3000, 3100)], "admin_county")
@@ -131,12 +132,14 @@ def test_categories_slivers_unmapped_and_overlap(pair, store):
     b_in_a = shapely.intersection(shapely.union_all([g for _, g, _ in B_FEATURES]),
                                   shapely.union_all([g for _, g, _ in A_FEATURES])).area
     assert sum(p["area_m2"] for p in kept + sliv) == pytest.approx(b_in_a, abs=0.01)
-    # Data quality: B's internal overlap, and B features with no A data (B6, B7 beyond A5/A6).
+    # Data quality: B's internal overlap, and A's gaps under B6 and B7 (A has only A5/A6 there).
     ov = [d for d in dq if d["kind"] == "overlap"]
     assert len(ov) == 1 and ov[0]["side"] == "B" and ov[0]["area_m2"] == pytest.approx(500_000.0, abs=0.01)
     assert sorted(ov[0]["codes"]) == ["E2", "R2"]
-    unc = sorted(round(d["area_m2"], 2) for d in dq if d["kind"] == "uncovered" and d["side"] == "A")
-    assert unc == sorted([10_000.0 - 100.0, 10_000.0 - 402.0])
+    gaps = sorted((round(d["area_m2"], 2), round(d["geometry"].area, 2)) for d in dq if d["kind"] == "gap")
+    assert gaps == sorted([(10_000.0 - 100.0,) * 2, (10_000.0 - 402.0,) * 2])
+    assert all(d["side"] == "A" for d in dq if d["kind"] == "gap")
+    assert run["summary"]["no_data"]["a_no_data_m2"] == pytest.approx(9_900.0 + 9_598.0, abs=0.01)
     # Summary by category agrees with the patches.
     cats = {(c["category"], c["subtype"]): c for c in run["summary"]["by_category"]}
     assert cats[("03", None)]["count"] == 3
@@ -189,7 +192,7 @@ def test_resolutions_bulk_progress_and_rerun(pair, store, tmp_path):
             update_patches(s, run1, patch_nos=[p04], status="done")
     # Plan A is amended: A2 becomes 030, so the 04 patch (A2 × B3) turns into 01 and disappears.
     amended = [(n, g, "030" if n == "A2" else c) for n, g, c in A_FEATURES]
-    pair.load(pair.a_plan, "tdytq", amended, scheme="tdyt", theme="land_use_zone")
+    pair.load(pair.a_plan, "tdytq", amended, scheme="tdyt", theme="land_use_zone", coverage="extent")
     run2 = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban")
     with store.session() as s:
         r2 = get_run(s, run2)
@@ -235,3 +238,56 @@ def _counts(store) -> dict[str, int]:
                for t in ("conflict_runs", "conflict_patches", "conflict_dq", "conflict_resolutions", "audit_log")}
         out["stages"] = c.execute(text("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'conflict_stage_%'")).scalar_one()
         return out
+
+
+def test_cli_run_exports_and_summary(pair, store, tmp_path):
+    import json
+
+    import openpyxl
+    import pyogrio
+    from click.testing import CliRunner
+
+    from gis_platform.cli import main
+
+    def cli(*args: str, ok: bool = True):
+        res = CliRunner().invoke(main, list(args))
+        assert (res.exit_code == 0) == ok, res.output
+        return res
+
+    run = json.loads(cli("conflicts", "--a", pair.a, "--b", pair.b, "--profile", "landuse_vs_urban",
+                         "--min-area", "400", "--tolerance", "1", "--json").output)
+    cats = {(c["category"], c["subtype"]): c["count"] for c in run["summary"]["by_category"]}
+    assert cats[("03", None)] == 3 and cats[("overlap", None)] == 1
+    rid = str(run["id"])
+    with store.session() as s:
+        kept = patches(s, run["id"])
+    for fmt in ("gpkg", "shp", "geojson"):
+        out = tmp_path / f"cytb.{fmt}"
+        cli("conflicts", "export", rid, "--out", str(out))
+        frame = pyogrio.read_dataframe(out)
+        assert len(frame) == len(kept)
+        assert sorted(frame["CYLX"]) == sorted(p["category"] for p in kept)
+        if fmt != "geojson":  # GeoJSON is written in CGCS2000 lon/lat
+            assert frame.geometry.area.sum() == pytest.approx(sum(p["area_m2"] for p in kept), abs=0.01)
+        row04 = frame[frame["CYLX"] == "04"].iloc[0]
+        assert (row04["TGDM"], row04["CGDM"], row04["SFZYYN"], row04["XZQMC"]) == ("020", "M1", "是", "测试1县")
+    sl = pyogrio.read_dataframe(cli("conflicts", "export", rid, "--what", "slivers", "--out",
+                                    str(tmp_path / "sl.gpkg")) and tmp_path / "sl.gpkg")
+    assert sorted(sl["GLYY"]) == ["内缩后消失", "面积小于阈值"]
+    cli("conflicts", "export", rid, "--out", str(tmp_path / "summary.xlsx"))
+    wb = openpyxl.load_workbook(tmp_path / "summary.xlsx")
+    rows = list(wb["按类型"].iter_rows(values_only=True))
+    assert rows[0][:4] == ("差异类型代码", "差异类型", "子类", "图斑数")
+    r03 = next(r for r in rows if r[0] == "03")
+    assert r03[3] == 3 and r03[4] == pytest.approx(1_000_402.0, abs=0.01)
+    cli("conflicts", "export", rid, "--out", str(tmp_path / "summary.csv"))
+    text = (tmp_path / "summary.csv").read_text(encoding="utf-8-sig")
+    assert "# 按行政区" in text and "测试2县" in text
+    # Bulk assignment and progress through the CLI; a bad status is refused with a message.
+    done = json.loads(cli("conflicts", "update", rid, "--category", "04", "--department", "市自然资源局",
+                          "--json").output)
+    assert len(done["updated"]) == 1
+    prog = json.loads(cli("conflicts", "progress", rid, "--json").output)
+    assert {(r["department"], r["status"], r["n"]) for r in prog} >= {("市自然资源局", "open", 1)}
+    bad = cli("conflicts", "update", rid, "--patch", "999999", "--status", "accepted", ok=False)
+    assert "999999" in bad.output and "Traceback" not in bad.output

@@ -80,7 +80,7 @@ def upgrade() -> None:
             id bigserial PRIMARY KEY,
             run_id integer NOT NULL REFERENCES conflict_runs(id),
             side char(1) NOT NULL CHECK (side IN ('A', 'B')),
-            kind varchar(20) NOT NULL CHECK (kind IN ('overlap', 'uncovered')),
+            kind varchar(20) NOT NULL CHECK (kind IN ('overlap', 'gap')),
             fids integer[] NOT NULL,
             codes text[] NOT NULL,
             area_m2 double precision NOT NULL,
