@@ -9,7 +9,8 @@ from gis_platform.core.settings import Settings, get_settings
 from conflict_checks.bootstrap import prepare_store
 
 from .errors import add_exception_handlers
-from .routes import catalogue, checks, ogc, pages, tiles
+from .jobs import JobRegistry
+from .routes import catalogue, checks, conflicts, ogc, pages, tiles
 from .routes import ui_checks, ui_map
 
 
@@ -18,14 +19,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
         title="多规合一 一张图 平台 API",
-        description="Multi-plan integration platform: plans, layers, versions (more to come).",
+        description="Multi-plan integration platform: plans and layers, site pre-checks, what applies here, "
+                    "plan-vs-plan conflict runs (差异图斑), vector tiles and OGC API - Features.",
         version=__version__,
     )
     app.state.settings = settings
     app.state.engine = prepare_store(settings)
+    app.state.jobs = JobRegistry()
     add_exception_handlers(app)
     app.include_router(catalogue.router)
     app.include_router(checks.router)
+    app.include_router(conflicts.router)
     app.include_router(pages.router)
     app.include_router(ui_map.router)
     app.include_router(ui_checks.router)
