@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import shapely
 from sqlalchemy.orm import Session
@@ -15,6 +17,16 @@ from .rules import RuleBook, rule_ref
 from .schemas import AppliesFeature, AppliesResult
 
 MAX_FEATURES = 5000
+
+# More sources of "what applies here" registered by packages above this one (surveys registers
+# the shared, accepted survey results); each returns JSON-ready rows for the area or point.
+ExtraSource = Callable[[Session, Settings, shapely.Geometry], list[dict[str, Any]]]
+EXTRA_SOURCES: dict[str, ExtraSource] = {}
+
+
+def register_source(name: str, source: ExtraSource) -> None:
+    """Add (or replace) a named extra source; its rows are listed under ``extra[name]``."""
+    EXTRA_SOURCES[name] = source
 
 
 def what_applies(session: Session, settings: Settings, geom: shapely.Geometry,
@@ -44,4 +56,5 @@ def what_applies(session: Session, settings: Settings, geom: shapely.Geometry,
     present = {lyr.theme for lyr in layers}
     missing = sorted(rb.themes() - present - {"slope", "planned_land_use", "declared_area"})
     return AppliesResult(geometry_wkt=geom.wkt[:10_000], query_area_m2=round(float(geom.area), 2),
-                         features=features, missing_themes=missing)
+                         features=features, missing_themes=missing,
+                         extra={name: source(session, settings, geom) for name, source in EXTRA_SOURCES.items()})

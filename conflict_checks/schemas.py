@@ -179,3 +179,4 @@ class AppliesResult(BaseModel):
     query_area_m2: float
     features: list[AppliesFeature]
     missing_themes: list[str] = []
+    extra: dict[str, list[dict[str, Any]]] = {}  # registered sources, e.g. "surveys": shared survey results

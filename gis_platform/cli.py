@@ -378,12 +378,13 @@ def _check_text(ctx: Ctx, r: dict[str, Any]) -> str:
 @click.option("--as-of", "as_of", type=click.DateTime(), help="按此时刻的数据版本检查 / use the data as of this time")
 @click.option("--rerun", type=int, help="用原数据版本与规则重新运行记录 / re-run a stored check")
 @click.option("--report", "report", type=click.Path(path_type=Path), help="写出报告（.html 或 .pdf）/ write the report (.html or .pdf)")
+@click.option("--survey", "survey_id", type=int, help="以已验收的勘测定界成果为用地范围 / use an accepted survey result as the site")
 @command
 def check_cmd(ctx: Ctx, path: Path | None, proposed_use: str | None, project_type: str,
               project_code: str | None, name: str | None, applicant: str | None,
               declared_area: float | None, crs: str | None, encoding: str | None,
               source_layer: str | None, batch: bool, as_of: dt.datetime | None, rerun: int | None,
-              report: Path | None) -> None:
+              report: Path | None, survey_id: int | None) -> None:
     """用地预审选址检查 / site pre-check of a project boundary."""
     from conflict_checks.precheck import rerun_check, run_check
     from conflict_checks.schemas import ProjectMeta
@@ -395,13 +396,20 @@ def check_cmd(ctx: Ctx, path: Path | None, proposed_use: str | None, project_typ
         with session_scope(engine) as s:
             results.append(rerun_check(s, ctx.settings, rerun))
     else:
-        if path is None:
-            raise PlatformError("请给出用地范围文件或 --rerun", "give a boundary file or --rerun")
+        if (path is None) == (survey_id is None):
+            raise PlatformError("请给出用地范围文件、--survey 或 --rerun 之一",
+                                "give one of a boundary file, --survey or --rerun")
         meta = ProjectMeta(project_code=project_code, name=name, applicant=applicant,
                            proposed_use=proposed_use, project_type=project_type,  # type: ignore[arg-type]
                            declared_area_m2=declared_area)
-        sites = sites_from_file(path, ctx.settings, crs=crs, encoding=encoding,
-                                source_layer=source_layer, batch=batch)
+        if survey_id is not None:
+            from surveys.service import site_from_survey
+
+            with session_scope(engine) as s:
+                sites = [site_from_survey(s, ctx.settings, survey_id)]
+        else:
+            sites = sites_from_file(path, ctx.settings, crs=crs, encoding=encoding,  # type: ignore[arg-type]
+                                    source_layer=source_layer, batch=batch)
         when = as_of.replace(tzinfo=dt.datetime.now().astimezone().tzinfo) if as_of else None
         for site in sites:
             m = meta.model_copy(update={"name": meta.name or site.label})
@@ -448,6 +456,11 @@ def applies_cmd(ctx: Ctx, point: tuple[float, float] | None, path: Path | None, 
             area = f" {f['area_m2']:,.2f} m²" if f["area_m2"] else ""
             out.append(f"{f['ref']:<36} v{f['version']} #{f['feature_no']:<6} {cls:<10} {f['class_name'] or ''}"
                        f"{area}  {SEVERITIES[f['severity']][0 if ctx.lang == 'zh' else 1]}")
+        for sv in res.get("extra", {}).get("surveys", []):
+            out.append(ctx.t(f"测绘成果 #{sv['package_id']} {sv['project_code']} {sv['item_zh']} v{sv['version']} "
+                             f"{sv['firm']}（已验收，共享给 {', '.join(sv['shared_with'])}）",
+                             f"survey result #{sv['package_id']} {sv['project_code']} {sv['item_en']} v{sv['version']} "
+                             f"{sv['firm']} (accepted, shared with {', '.join(sv['shared_with'])})"))
         if res["missing_themes"]:
             out.append(ctx.t("无数据（未载入）：", "no data (not loaded): ") + ", ".join(res["missing_themes"]))
         return "\n".join(out) or ctx.t("此处没有任何图层要素", "no feature of any layer here")
@@ -546,6 +559,10 @@ def serve(ctx: Ctx, host: str, port: int) -> None:
 from gis_platform.cli_conflicts import conflicts  # noqa: E402 (needs Ctx and command above)
 
 main.add_command(conflicts)
+
+from gis_platform.cli_surveys import surveys  # noqa: E402 (needs Ctx and command above)
+
+main.add_command(surveys)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -142,3 +142,24 @@ class StoreError(PlatformError):
     """The store cannot be reached or started (PostGIS missing, cluster failure)."""
 
     __post_init__ = _kind("store", HTTPStatus.SERVICE_UNAVAILABLE)
+
+
+@dataclass
+class AuthError(PlatformError):
+    """Not signed in, wrong credentials, or an expired or revoked token."""
+
+    __post_init__ = _kind("unauthenticated", HTTPStatus.UNAUTHORIZED)
+
+
+@dataclass
+class ForbiddenError(PlatformError):
+    """Signed in, but the role may not do this."""
+
+    __post_init__ = _kind("forbidden", HTTPStatus.FORBIDDEN)
+
+
+@dataclass
+class RateLimitError(PlatformError):
+    """Too many requests or uploads in a short time."""
+
+    __post_init__ = _kind("rate_limited", HTTPStatus.TOO_MANY_REQUESTS)
