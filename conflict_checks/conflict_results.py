@@ -141,3 +141,72 @@ def progress(session: Session, run_id: int) -> list[dict[str, Any]]:
     """Patch counts and areas per assignee department and status."""
     get_run(session, run_id)
     return [dict(r) for r in session.execute(queries.PROGRESS, {"run": run_id}).mappings()]
+
+
+# --- the run's page: vector tiles of its patches, one patch, the run's bounds ----------------
+
+PATCH_TILE_RECIPE = 1  # bump when the patch tile SQL changes, so cached tiles are revalidated
+
+
+def patch_tile_etag(session: Session, run_id: int, z: int, x: int, y: int) -> str:
+    """Strong ETag of a patch tile: run, newest resolution of the run (a status change gives new
+    tags), tile and recipe. NotFoundError when the run does not exist."""
+    row = session.execute(queries.RUN_TILE_STATE, {"run": run_id}).one_or_none()
+    if row is None:
+        raise NotFoundError(f"没有差异分析 {run_id}", f"no conflict run {run_id}")
+    return f'"cr{run_id}-s{row.last_resolution or 0}-{z}-{x}-{y}-r{PATCH_TILE_RECIPE}"'
+
+
+def patch_tile(session: Session, settings: Any, run_id: int, z: int, x: int, y: int) -> bytes:
+    """The MVT (layer ``patches``) of a run's kept patches in one tile; empty bytes when none.
+    Attributes: patch_no, category, subtype, priority, status (current), area_m2."""
+    from layers.tiles import scale_params
+
+    params = scale_params(settings, z, y)
+    if params is None:
+        return b""
+    west, south, east, north = settings.extent_lonlat
+    params.update({"z": z, "x": x, "y": y, "run": run_id, "srid": settings.store_srid,
+                   "west": west, "south": south, "east": east, "north": north})
+    data = session.execute(queries.RUN_TILE_MVT, params).scalar_one_or_none()
+    return bytes(data) if data else b""
+
+
+def _patch_row(row: Any, labels: dict[str, str]) -> dict[str, Any]:
+    d = dict(row)
+    d["area_ha"] = round(d["area_m2"] / 10_000, 4)
+    d["category_zh"], d["category_en"] = category_name(d["category"], labels)
+    st = profile_book().subtypes.get(d["subtype"] or "", {})
+    d["subtype_zh"], d["subtype_en"] = st.get("zh", d["subtype"]), st.get("en", d["subtype"])
+    d["status_zh"], d["status_en"] = STATUSES.get(d["status"], (d["status"], d["status"]))
+    return d
+
+
+def _labels(session: Session, run_id: int) -> dict[str, str]:
+    run = get_run(session, run_id)
+    return side_labels(profile_book().profiles.get(run["profile"]), run["summary"])
+
+
+def patch_detail(session: Session, run_id: int, patch_no: int) -> dict[str, Any]:
+    """One kept patch with its current resolution and names (category, subtype, status)."""
+    labels = _labels(session, run_id)
+    row = session.execute(queries.PATCH_BY_NO, {"run": run_id, "no": patch_no}).mappings().one_or_none()
+    if row is None:
+        raise NotFoundError(f"差异分析 {run_id} 没有图斑 {patch_no}", f"run {run_id} has no patch {patch_no}")
+    return _patch_row(row, labels)
+
+
+def patch_at(session: Session, settings: Any, run_id: int, lon: float, lat: float) -> dict[str, Any] | None:
+    """The kept patch of a run under a lon/lat point (CGCS2000 ≈ WGS 84 here), or None."""
+    labels = _labels(session, run_id)
+    row = session.execute(queries.PATCH_AT, {"run": run_id, "lon": lon, "lat": lat,
+                                             "srid": settings.store_srid}).mappings().first()
+    return _patch_row(row, labels) if row is not None else None
+
+
+def run_bounds(session: Session, settings: Any, run_id: int) -> list[float] | None:
+    """Lon/lat bounds [w, s, e, n] of a run's kept patches, or None when it has none."""
+    row = session.execute(queries.RUN_BOUNDS_LONLAT, {"run": run_id, "srid": settings.store_srid}).one_or_none()
+    if row is None or row.west is None:
+        return None
+    return [row.west, row.south, row.east, row.north]

@@ -223,3 +223,16 @@ def tilejson(session: Session, settings: Settings, layer: TileLayer, base_url: s
             "fields": dict(FIELDS),
         }],
     }
+
+
+def scale_params(settings: Settings, z: int, y: int) -> dict[str, Any] | None:
+    """The zoom-dependent parameters every tile recipe shares (buffer margin, segment length,
+    simplification tolerance and the one-pixel size, in ground metres; MVT extent and buffer);
+    None when the tile misses the deployment extent's latitudes (the tile is empty)."""
+    scale = _ground_per_mercator(z, y, settings)
+    if scale is None:
+        return None
+    size = _WORLD / (1 << z)
+    unit = size / EXTENT
+    return {"margin": unit * BUFFER, "segment": size / 8, "tolerance": unit / 2 * scale,
+            "min_size": size / PIXELS * scale, "extent": EXTENT, "buffer": BUFFER}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .models import PLAN_KINDS, PLAN_STATUSES, Layer, LayerVersion, Plan
 
@@ -82,6 +82,7 @@ class LayerPublic(BaseModel):
     class_field: str | None
     coverage: str
     versions: list[VersionPublic]
+    id: int | None = None  # the layer's integer id: vector tiles and OGC API Features key on it
 
     @classmethod
     def of(cls, layer: Layer, plan: Plan, versions: list[LayerVersion]) -> LayerPublic:
@@ -90,5 +91,21 @@ class LayerPublic(BaseModel):
             ref=f"{plan.code}/{layer.name}", plan=plan.code, name=layer.name, title=layer.title,
             data_kind=layer.data_kind, theme=layer.theme, class_scheme=layer.class_scheme,
             class_field=layer.class_field, coverage=layer.coverage,
-            versions=[VersionPublic.of(v) for v in versions],
+            versions=[VersionPublic.of(v) for v in versions], id=layer.id,
         )
+
+
+class PlanCreate(BaseModel):
+    """A plan to add to the catalogue (what ``gisplat plans add`` takes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=100, description="规划代码（唯一）/ unique plan code")
+    name: str = Field(min_length=1, max_length=300, description="规划名称 / plan name")
+    kind: str = Field(max_length=40, description="规划类型 / kind, e.g. territorial, land_use_master")
+    authority: str | None = Field(None, max_length=300, description="编制/管理部门 / authority")
+    status: str = Field("active", max_length=20, description="draft / active / superseded")
+    approved_on: dt.date | None = Field(None, description="批复日期 / approval date")
+    effective_from: dt.date | None = None
+    effective_to: dt.date | None = None
+    description: str | None = Field(None, max_length=4000)

@@ -12,6 +12,8 @@ from .errors import add_exception_handlers
 from .jobs import JobRegistry
 from .routes import catalogue, checks, conflicts, ogc, pages, tiles
 from .routes import ui_checks, ui_map
+from .routes import surveys
+from .routes import run_tiles, ui_conflicts
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,9 +32,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalogue.router)
     app.include_router(checks.router)
     app.include_router(conflicts.router)
+    app.include_router(ui_conflicts.api)
     app.include_router(pages.router)
     app.include_router(ui_map.router)
     app.include_router(ui_checks.router)
+    app.include_router(ui_conflicts.router)
+    app.include_router(run_tiles.router)
     app.include_router(tiles.router)
     app.include_router(ogc.router)
+    app.include_router(surveys.router)
     return app
