@@ -211,8 +211,8 @@ def _faces(fids: np.ndarray, codes: list, raws: list, geoms: np.ndarray) -> Face
 
 
 def _correct_overlaps(conn: psycopg.Connection, job: TileJob, clip: shapely.Geometry | None,
-                      pairs: tuple[np.ndarray, np.ndarray], over_a: set[int], over_b: set[int]
-                      ) -> tuple[list[dict[str, Any]], TileResult]:
+                      pairs: tuple[np.ndarray, np.ndarray], over_a: set[int], over_b: set[int],
+                      correction_tile: int) -> tuple[list[dict[str, Any]], TileResult]:
     """Recompute the pieces of overlapping features from overlap-free faces; report overlaps."""
     pa, pb = pairs
     sa = set(over_a) | set(pa[np.isin(pb, list(over_b))].tolist())
@@ -248,7 +248,7 @@ def _correct_overlaps(conn: psycopg.Connection, job: TileJob, clip: shapely.Geom
                [fa.fids[i] if len(fa.fids[i]) > 1 else None for i in ia],
                [fb.fids[j] if len(fb.fids[j]) > 1 else None for j in ib],
                fa.ambiguous[ia] | fb.ambiguous[ib])
-    area, kept, filtered = finish(conn, job, -1, p)
+    area, kept, filtered = finish(conn, job, correction_tile, p)
 
     def credit(fids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         f = [x for xs in fids for x in xs]
@@ -356,7 +356,8 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
     timings["setup_s"] = time.perf_counter() - t0
 
     with engine.connect() as c:
-        c.exec_driver_sql(queries.stage_ddl(run_id))
+        for stmt in queries.stage_ddl(run_id).split(";"):
+            c.exec_driver_sql(stmt)
         c.commit()
     try:
         t1 = time.perf_counter()
@@ -366,7 +367,7 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
             results = _run_local(job, tiles, workers)
         timings["tiles_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        dq, results, no_data = _quality_pass(job, a, b, clip, results, area_a, area_b)
+        dq, results, no_data = _quality_pass(job, a, b, clip, results, area_a, area_b, len(tiles))
         timings["quality_s"] = time.perf_counter() - t2
         t3 = time.perf_counter()
         with session_scope(engine) as s:
@@ -411,7 +412,7 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
 
 
 def _quality_pass(job: TileJob, a: SideInfo, b: SideInfo, clip: shapely.Geometry | None,
-                  results: list[TileResult], area_a: np.ndarray, area_b: np.ndarray
+                  results: list[TileResult], area_a: np.ndarray, area_b: np.ndarray, n_tiles: int
                   ) -> tuple[list[dict[str, Any]], list[TileResult], dict[str, float]]:
     """Overlaps inside a side (pieces add up to more than a feature of the other side) are
     recomputed from overlap-free faces. Where pieces add up to less, the side has no data
@@ -448,7 +449,7 @@ def _quality_pass(job: TileJob, a: SideInfo, b: SideInfo, clip: shapely.Geometry
             over_b = {int(f[i]) for pair in _overlapping(g) for i in pair}
         if over_a or over_b:
             # Drop the old pieces of the affected pairs from the accounting, add the new ones.
-            fixed, extra = _correct_overlaps(conn, job, clip, (pa, pb), over_a, over_b)
+            fixed, extra = _correct_overlaps(conn, job, clip, (pa, pb), over_a, over_b, n_tiles)
             dq += fixed
             kept = []
             for r in results:

@@ -138,11 +138,19 @@ def read_features(conn: psycopg.Connection, version_id: int, box: tuple[float, f
 
 def _explode(inter: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Polygon parts of each input geometry, the input index of each, and its part number."""
-    parts, idx = shapely.get_parts(inter, return_index=True)
+    single = shapely.get_type_id(inter) == 3
+    if single.all():
+        parts, idx = inter, np.arange(len(inter))
+    else:
+        multi = np.flatnonzero(~single)
+        mparts, midx = shapely.get_parts(inter[multi], return_index=True)
+        parts = np.concatenate([inter[single], mparts])
+        idx = np.concatenate([np.flatnonzero(single), multi[midx]])
+        order = np.argsort(idx, kind="stable")
+        parts, idx = parts[order], idx[order]
     keep = shapely.get_type_id(parts) == 3
     parts, idx = parts[keep], idx[keep]
-    area = shapely.area(parts)
-    keep = area > 0
+    keep = shapely.area(parts) > 0
     parts, idx = parts[keep], idx[keep]
     if len(idx) == 0:
         return parts, idx, np.empty(0, dtype=np.int64)
@@ -153,8 +161,13 @@ def _explode(inter: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def intersect_pairs(ga: np.ndarray, gb: np.ndarray, ia: np.ndarray, ib: np.ndarray,
                     clip: shapely.Geometry | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Polygon pieces of A[ia] ∩ B[ib] (∩ clip), exploded: (parts, pair index, part number)."""
+    """Polygon pieces of A[ia] ∩ B[ib] (∩ clip), exploded: (parts, pair index, part number).
+
+    Pairs that only touch (edge or vertex) have no area in common and are skipped before the
+    costly overlay (prepared predicates; the callers prepare both sides).
+    """
     hit = shapely.intersects(ga[ia], gb[ib])
+    hit[hit] = ~shapely.touches(ga[ia[hit]], gb[ib[hit]])
     ia, ib = ia[hit], ib[hit]
     a, b = ga[ia], gb[ib]
     inter = np.empty(len(ia), dtype=object)
@@ -343,57 +356,79 @@ def priorities(job: TileJob, cat: np.ndarray, sub: np.ndarray, flags: dict[str, 
 
 
 _ESC = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+PATCHES_PER_TILE = 1_000_000  # patch_no = tile × this + the piece's place in its tile
 
 
-def _t(v: Any) -> str:
-    """One value in COPY text format."""
-    if v is None:
-        return "\\N"
-    if isinstance(v, (bool, np.bool_)):
-        return "t" if v else "f"
-    if isinstance(v, list):
-        return "{" + ",".join(str(int(x)) for x in v) + "}"
-    return str(v).translate(_ESC)
+def _text(values: np.ndarray) -> list[str]:
+    """A column in COPY text format: NULL as \\N, text escaped; each distinct value once."""
+    cache: dict[Any, str] = {}
+    out = []
+    for v in values:
+        e = cache.get(v)
+        if e is None:
+            if v is None:
+                e = "\\N"
+            elif isinstance(v, (bool, np.bool_)):
+                e = "t" if v else "f"
+            else:
+                e = str(v).translate(_ESC)
+            cache[v] = e
+        out.append(e)
+    return out
+
+
+def _array_text(values: list[list[int] | None]) -> list[str]:
+    return ["\\N" if v is None else "{" + ",".join(str(int(x)) for x in v) + "}" for v in values]
 
 
 def finish(conn: psycopg.Connection, job: TileJob, tile_no: int, p: Pieces) -> tuple[np.ndarray, int, int]:
-    """Classify, filter, enrich and COPY pieces into the stage table; returns areas and counts."""
+    """Classify, filter, enrich, number and COPY pieces into the run's table; returns the areas
+    (in the caller's order) and counts. Pieces are numbered in (A feature, B feature, part)
+    order within the tile."""
     n = len(p.geoms)
-    area = shapely.area(p.geoms) if n else np.empty(0)
     if n == 0:
-        return area, 0, 0
+        return np.empty(0), 0, 0
+    order = np.lexsort((p.part, p.b_fid, p.a_fid))
+    if not (order == np.arange(n)).all():
+        p = Pieces(p.geoms[order], p.a_fid[order], p.b_fid[order], p.a_code[order], p.a_raw[order],
+                   p.b_code[order], p.b_raw[order], p.part[order],
+                   [p.a_fids[i] for i in order] if p.a_fids else [],
+                   [p.b_fids[i] for i in order] if p.b_fids else [],
+                   p.overlap[order] if p.overlap is not None else None)
+    area = shapely.area(p.geoms)
     cat, sub = classify(job, p)
     reason = sliver_reasons(p.geoms, area, job.min_area, job.tol)
     admin = _admin(conn, job, p.geoms)
     flags = _flags(conn, job, p.geoms)
     prio = priorities(job, cat, sub, flags)
-    a_name = _lookup(job.a.names, p.a_code, None)
-    b_name = _lookup(job.b.names, p.b_code, None)
     none = np.full(n, None, dtype=object)
     cc, cn = admin.get("county", (none, none))
     tc, tn = admin.get("township", (none, none))
-    fl = [flags.get(k, none) for k in ("in_farmland", "in_redline", "in_udb")]
-    sh = int(job.srid).to_bytes(4, "little").hex()
+    sh = "20" + int(job.srid).to_bytes(4, "little").hex()
     wkb = shapely.to_wkb(p.geoms, byte_order=1, include_srid=False, hex=True)
-    a_fids = p.a_fids or [None] * n
-    b_fids = p.b_fids or [None] * n
-    rid = job.run_id
-    lines = []
-    for i in range(n):
-        h = wkb[i]
-        r = reason[i]
-        lines.append("\t".join((
-            str(rid), "0", "f" if r else "t", _t(r), cat[i], _t(sub[i]),
-            str(int(p.a_fid[i])), _t(a_fids[i]), _t(p.a_code[i]), _t(p.a_raw[i]), _t(a_name[i]),
-            str(int(p.b_fid[i])), _t(b_fids[i]), _t(p.b_code[i]), _t(p.b_raw[i]), _t(b_name[i]),
-            repr(float(area[i])), _t(cc[i]), _t(cn[i]), _t(tc[i]), _t(tn[i]),
-            _t(fl[0][i]), _t(fl[1][i]), _t(fl[2][i]), str(int(prio[i])), str(tile_no), str(int(p.part[i])),
-            f"{h[:8]}20{sh}{h[10:]}",
-        )))
+    base = tile_no * PATCHES_PER_TILE
+    kept = reason == None  # noqa: E711 (object array)
+    cols = [
+        [str(job.run_id)] * n,
+        [str(base + i) for i in range(1, n + 1)],
+        ["t" if k else "f" for k in kept],
+        _text(reason), _text(cat), _text(sub),
+        [str(int(x)) for x in p.a_fid], _array_text(p.a_fids or [None] * n),
+        _text(p.a_code), _text(p.a_raw), _text(_lookup(job.a.names, p.a_code, None)),
+        [str(int(x)) for x in p.b_fid], _array_text(p.b_fids or [None] * n),
+        _text(p.b_code), _text(p.b_raw), _text(_lookup(job.b.names, p.b_code, None)),
+        [repr(float(x)) for x in area], _text(cc), _text(cn), _text(tc), _text(tn),
+        _text(flags.get("in_farmland", none)), _text(flags.get("in_redline", none)),
+        _text(flags.get("in_udb", none)), [str(int(x)) for x in prio], [str(tile_no)] * n,
+        [str(int(x)) for x in p.part],
+        [f"{h[:8]}{sh}{h[10:]}" for h in wkb],
+    ]
     with conn.cursor() as cur, cur.copy(queries.stage_copy(job.stage)) as cp:
-        cp.write("\n".join(lines) + "\n")
-    filtered = int(sum(1 for r in reason if r))
-    return area, n - filtered, filtered
+        cp.write("\n".join(map("\t".join, zip(*cols, strict=True))) + "\n")
+    filtered = int(n - kept.sum())
+    in_caller_order = np.empty(n)
+    in_caller_order[order] = area
+    return in_caller_order, n - filtered, filtered
 
 
 _CLIP_CACHE: dict[bytes, shapely.Geometry] = {}

@@ -135,9 +135,11 @@ STORE_RUN = text(
     """
     WITH new_submission AS (
         INSERT INTO submissions (project_code, name, applicant, proposed_use, project_type,
-                                 declared_area_m2, source_name, source_sha256, area_m2, geom, created_by)
+                                 declared_area_m2, source_name, source_sha256, area_m2, geom, created_by,
+                                 owner_id, organisation)
         SELECT :project_code, :name, :applicant, :proposed_use, :project_type, :declared_area_m2,
-               :source_name, :source_sha256, :area_m2, ST_Multi(ST_GeomFromWKB(:geom, :srid)), :actor
+               :source_name, :source_sha256, :area_m2, ST_Multi(ST_GeomFromWKB(:geom, :srid)), :actor,
+               :owner_id, :organisation
         WHERE CAST(:submission_id AS integer) IS NULL
         RETURNING id
     ), submission AS (
@@ -214,6 +216,7 @@ TILE_FEATURES = """
     SELECT feature_no, class_code, class_raw, geom
     FROM features
     WHERE version_id = %(vid)s AND geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, %(srid)s)
+    ORDER BY feature_no
 """
 
 TILE_ADMIN = """
@@ -250,58 +253,51 @@ _STAGE_COLUMNS = (
 )
 
 
-def _run_table(prefix: str, run_id: int) -> str:
-    """Name of a run's stage or partition table, from a platform-generated integer run id."""
-    return f"{prefix}{int(run_id)}"
-
-
 def stage_name(run_id: int) -> str:
-    """The stage table of a run in progress."""
-    return _run_table("conflict_stage_", run_id)
+    """The table a run fills: its own partition of conflict_patches, attached at the end."""
+    return f"conflict_patches_r{int(run_id)}"
 
 
 def stage_copy(stage: str) -> str:
-    """COPY statement into a stage table (name made by stage_name only)."""
-    if not stage.startswith("conflict_stage_") or not stage[15:].isdigit():
-        raise ValueError(f"not a stage table: {stage!r}")
+    """COPY statement into a run's table (name made by stage_name only)."""
+    if not stage.startswith("conflict_patches_r") or not stage[18:].isdigit():
+        raise ValueError(f"not a run table: {stage!r}")
     return f"COPY {stage} ({_STAGE_COLUMNS}) FROM STDIN"
 
 
 def stage_ddl(run_id: int) -> str:
-    """Create a run's stage table (unlogged: it is rebuilt from the store if lost)."""
-    return (f"CREATE UNLOGGED TABLE {stage_name(run_id)} "
-            "(LIKE conflict_patches INCLUDING DEFAULTS)")
+    """Create a run's table, detached until the run's final transaction (readers never see a
+    half-filled run; a failed run drops it)."""
+    n = int(run_id)
+    return (f"CREATE TABLE {stage_name(n)} (LIKE conflict_patches INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
+            f"ALTER TABLE {stage_name(n)} ADD CONSTRAINT {stage_name(n)}_run CHECK (run_id = {n})")
 
 
 def stage_drop(run_id: int) -> str:
-    """Drop a run's stage table."""
+    """Drop a failed run's table."""
     return f"DROP TABLE IF EXISTS {stage_name(run_id)}"
 
 
 def stage_delete_pairs(run_id: int) -> str:
-    """Delete stage pieces of features that the overlap correction recomputes."""
+    """Delete pieces of features that the overlap correction recomputes."""
     return (f"DELETE FROM {stage_name(run_id)} "
             "WHERE a_fid = ANY(%(a_fids)s) OR b_fid = ANY(%(b_fids)s)")
 
 
 def partition_ddl(run_id: int) -> list[str]:
-    """Fill, index and attach a run's partition of conflict_patches from its stage table.
+    """Index a run's filled table and attach it to conflict_patches.
 
-    Patches are numbered in a fixed order (tile, then the pair and part), so the numbering
-    does not depend on which engine or worker produced them.
+    Patch numbers were given by the tasks (tile × 1,000,000 + the piece's place in its tile), so
+    nothing is rewritten here. The spatial index covers the kept patches only (maps, carrying
+    resolutions); the sliver audit set is read by run.
     """
     n = int(run_id)
-    part, stage = _run_table("conflict_patches_r", n), stage_name(n)
-    cols = _STAGE_COLUMNS.replace("patch_no, ", "")
+    part = stage_name(n)
     return [
-        f"CREATE TABLE {part} (LIKE conflict_patches INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
-        f"ALTER TABLE {part} ADD CONSTRAINT {part}_run CHECK (run_id = {n})",
-        f"INSERT INTO {part} (patch_no, {cols}) "
-        f"SELECT row_number() OVER (ORDER BY tile, a_fid, b_fid, part), {cols} FROM {stage}",
         f"ALTER TABLE {part} ADD PRIMARY KEY (patch_no)",
-        f"CREATE INDEX {part}_geom ON {part} USING gist (geom)",
+        f"CREATE INDEX {part}_geom ON {part} USING gist (geom) WHERE kept",
+        f"ANALYZE {part}",
         f"ALTER TABLE conflict_patches ATTACH PARTITION {part} FOR VALUES IN ({n})",
-        f"DROP TABLE {stage}",
     ]
 
 
@@ -493,5 +489,212 @@ RUN_DQ = text(
     """
     SELECT side, kind, fids, codes, area_m2, ST_AsBinary(geom) AS wkb
     FROM conflict_dq WHERE run_id = :run ORDER BY side, kind, id
+    """
+)
+
+
+# --- conflict-run pages: vector tiles of a run's patches, one patch, the run's bounds ---------
+
+# The ETag state of a run's tiles: the run exists, and the newest resolution row (a status
+# change gives new ETags). No row when the run does not exist.
+RUN_TILE_STATE = text(
+    """
+    SELECT r.id, (SELECT max(c.id) FROM conflict_resolutions c WHERE c.run_id = r.id) AS last_resolution
+    FROM conflict_runs r WHERE r.id = :run
+    """
+)
+
+# One Mapbox Vector Tile (layer "patches") of a run's kept patches with their current status.
+# ``area``: the tile (plus its buffer) inside the deployment extent (lon/lat, in Web Mercator),
+# densified and transformed to the store CRS, so the transform stays inside the zone and the box
+# drives the GiST index of the run's partition. Simplification and the one-pixel drop follow
+# layers/tiles.py. The patch number is both the MVT feature id and an attribute.
+RUN_TILE_MVT = text(
+    f"""
+    WITH tile AS (
+        SELECT ST_TileEnvelope(CAST(:z AS integer), CAST(:x AS integer), CAST(:y AS integer)) AS env
+    ),
+    dep AS (
+        SELECT ST_SetSRID(ST_Transform(ST_Segmentize(ST_MakeEnvelope(:west, :south, :east, :north, 4326), 0.05),
+                                       3857)::box2d::geometry, 3857) AS box
+    ),
+    area AS (
+        SELECT ST_Transform(
+                 ST_Segmentize(ST_Intersection(ST_Expand(tile.env, :margin), dep.box), :segment),
+                 CAST(:srid AS integer)) AS box
+        FROM tile, dep
+        WHERE ST_Expand(tile.env, :margin) && dep.box
+    ),
+    mvt AS (
+        SELECT ST_AsMVTGeom(
+                 ST_Transform(ST_SimplifyPreserveTopology(p.geom, :tolerance), 3857),
+                 tile.env::box2d, CAST(:extent AS integer), CAST(:buffer AS integer), true) AS geom,
+               p.patch_no AS fid, p.patch_no, p.category, p.subtype, p.priority,
+               coalesce(cur.status, 'open') AS status, round(CAST(p.area_m2 AS numeric), 2)::float8 AS area_m2
+        FROM tile, area, conflict_patches p {_CURRENT}
+        WHERE p.run_id = :run AND p.kept
+          AND p.geom && area.box
+          AND (ST_XMax(p.geom) - ST_XMin(p.geom) >= :min_size OR ST_YMax(p.geom) - ST_YMin(p.geom) >= :min_size)
+    )
+    SELECT ST_AsMVT(mvt.*, 'patches', CAST(:extent AS integer), 'geom', 'fid')
+    FROM mvt WHERE mvt.geom IS NOT NULL
+    """
+)
+
+_PATCH_COLUMNS = f"""
+    SELECT p.patch_no, p.kept, p.filter_reason, p.category, p.subtype, p.a_fid, p.a_fids, p.a_code,
+           p.a_raw, p.a_name, p.b_fid, p.b_fids, p.b_code, p.b_raw, p.b_name, p.area_m2,
+           p.county_code, p.county_name, p.township_code, p.township_name, p.in_farmland,
+           p.in_redline, p.in_udb, p.priority,
+           coalesce(cur.status, 'open') AS status, cur.department, cur.comment, cur.actor, cur.at
+    FROM conflict_patches p {_CURRENT}
+"""
+
+# One kept patch by number, with its current resolution.
+PATCH_BY_NO = text(f"{_PATCH_COLUMNS} WHERE p.run_id = :run AND p.kept AND p.patch_no = :no")
+
+# The kept patch under a lon/lat point (patches of a run do not overlap; the smallest first).
+PATCH_AT = text(
+    f"""
+    {_PATCH_COLUMNS}
+    WHERE p.run_id = :run AND p.kept
+      AND p.geom && ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), CAST(:srid AS integer))
+      AND ST_Intersects(p.geom, ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), CAST(:srid AS integer)))
+    ORDER BY p.area_m2, p.patch_no LIMIT 1
+    """
+)
+
+# Lon/lat bounds of a run's kept patches (the store-CRS box densified before it is transformed).
+RUN_BOUNDS_LONLAT = text(
+    """
+    SELECT ST_XMin(b) AS west, ST_YMin(b) AS south, ST_XMax(b) AS east, ST_YMax(b) AS north
+    FROM (
+        SELECT ST_Transform(ST_Segmentize(ST_SetSRID(e::geometry, CAST(:srid AS integer)),
+                                          greatest(ST_XMax(e) - ST_XMin(e), ST_YMax(e) - ST_YMin(e), 1.0) / 16),
+                            4326)::box2d AS b
+        FROM (SELECT ST_Extent(geom) AS e FROM conflict_patches WHERE run_id = :run AND kept) x
+        WHERE e IS NOT NULL
+    ) s
+    """
+)
+
+
+# --- Parallel departmental review (联审联批) ------------------------------------------------
+
+RUN_DEPARTMENTS = text(
+    """
+    SELECT department, array_agg(DISTINCT rule_key ORDER BY rule_key) AS rule_keys
+    FROM check_findings
+    WHERE run_id = :run AND department IS NOT NULL AND rule_key IS NOT NULL
+      AND severity IN ('forbidden', 'needs_approval', 'notice') AND state = 'applies'
+    GROUP BY department ORDER BY department
+    """
+)
+
+INSERT_TASK = text(
+    """
+    INSERT INTO review_tasks (submission_id, check_run_id, department, rule_keys, due_on)
+    VALUES (:submission_id, :run, :department, :rule_keys, :due_on)
+    ON CONFLICT ON CONSTRAINT uq_review_tasks_run_department DO NOTHING
+    RETURNING id
+    """
+)
+
+TASK = text("SELECT * FROM review_tasks WHERE id = :id")
+
+TASKS_OF_SUBMISSION = text(
+    """
+    SELECT t.id, t.department, t.rule_keys, t.due_on, t.check_run_id, t.created_at,
+           o.opinion, o.text, o.at AS opinion_at, u.username AS opinion_by,
+           (o.id IS NULL AND t.due_on < CAST(:today AS date)) AS overdue
+    FROM review_tasks t
+    LEFT JOIN LATERAL (SELECT * FROM review_opinions x WHERE x.task_id = t.id ORDER BY x.id DESC LIMIT 1) o ON true
+    LEFT JOIN users u ON u.id = o.actor_id
+    WHERE t.submission_id = :submission_id
+    ORDER BY t.department
+    """
+)
+
+TASKS_OF_DEPARTMENT = text(
+    """
+    SELECT t.id, t.submission_id, t.check_run_id, t.rule_keys, t.due_on, s.name, s.project_code,
+           o.opinion, (o.id IS NULL AND t.due_on < CAST(:today AS date)) AS overdue
+    FROM review_tasks t JOIN submissions s ON s.id = t.submission_id
+    LEFT JOIN LATERAL (SELECT * FROM review_opinions x WHERE x.task_id = t.id ORDER BY x.id DESC LIMIT 1) o ON true
+    WHERE t.department = :department
+    ORDER BY t.due_on, t.id
+    """
+)
+
+INSERT_OPINION = text(
+    """
+    INSERT INTO review_opinions (task_id, opinion, text, attachment_name, attachment_sha256, actor_id)
+    VALUES (:task_id, :opinion, :text, :attachment_name, :attachment_sha256, :actor_id)
+    RETURNING id
+    """
+)
+
+INSERT_DECISION = text(
+    """
+    INSERT INTO review_decisions (submission_id, check_run_id, decision, text, actor_id)
+    VALUES (:submission_id, :run, :decision, :text, :actor_id) RETURNING id
+    """
+)
+
+DECISIONS = text(
+    """
+    SELECT d.id, d.check_run_id, d.decision, d.text, d.at, u.username AS decided_by
+    FROM review_decisions d JOIN users u ON u.id = d.actor_id
+    WHERE d.submission_id = :submission_id ORDER BY d.id
+    """
+)
+
+LATEST_RUN_OF_SUBMISSION = text(
+    "SELECT id FROM check_runs WHERE submission_id = :submission_id ORDER BY id DESC LIMIT 1"
+)
+
+FINDING_LAYER_OWNER = text(
+    """
+    SELECT f.layer_id, f.version_id, p.authority
+    FROM check_findings f LEFT JOIN layers l ON l.id = f.layer_id LEFT JOIN plans p ON p.id = l.plan_id
+    WHERE f.run_id = :run AND f.finding_no = :no
+    """
+)
+
+INSERT_DISPUTE = text(
+    """
+    INSERT INTO finding_disputes (check_run_id, finding_no, layer_id, version_id, reason,
+                                  correction_department, actor_id)
+    VALUES (:run, :no, :layer_id, :version_id, :reason, :department, :actor_id) RETURNING id
+    """
+)
+
+INSERT_CORRECTION_UPDATE = text(
+    """
+    INSERT INTO correction_updates (dispute_id, status, comment, actor_id)
+    VALUES (:dispute_id, :status, :comment, :actor_id) RETURNING id
+    """
+)
+
+DISPUTE = text("SELECT * FROM finding_disputes WHERE id = :id")
+
+DISPUTES_OF_RUN = text(
+    """
+    SELECT d.id, d.finding_no, d.reason, d.correction_department, d.at, u.username AS marked_by,
+           c.status, c.comment
+    FROM finding_disputes d JOIN users u ON u.id = d.actor_id
+    LEFT JOIN LATERAL (SELECT * FROM correction_updates x WHERE x.dispute_id = d.id ORDER BY x.id DESC LIMIT 1) c
+      ON true
+    WHERE d.check_run_id = :run ORDER BY d.id
+    """
+)
+
+CORRECTIONS_OF_DEPARTMENT = text(
+    """
+    SELECT d.id, d.check_run_id, d.finding_no, d.layer_id, d.version_id, d.reason, d.at, c.status, c.comment
+    FROM finding_disputes d
+    LEFT JOIN LATERAL (SELECT * FROM correction_updates x WHERE x.dispute_id = d.id ORDER BY x.id DESC LIMIT 1) c
+      ON true
+    WHERE d.correction_department = :department ORDER BY d.id
     """
 )

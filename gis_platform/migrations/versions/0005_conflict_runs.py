@@ -42,6 +42,7 @@ def upgrade() -> None:
 
         -- The patches of every run, list-partitioned by run: a run fills its own table and
         -- attaches it in the run's final transaction. kept = false rows are the sliver audit set.
+        -- patch_no = tile × 1,000,000 + the piece's place in its tile (deterministic).
         CREATE TABLE conflict_patches (
             run_id integer NOT NULL,
             patch_no integer NOT NULL,
@@ -72,7 +73,8 @@ def upgrade() -> None:
             part integer NOT NULL,
             geom geometry(Polygon, {srid}) NOT NULL
         ) PARTITION BY LIST (run_id);
-        CREATE INDEX ix_conflict_patches_geom ON conflict_patches USING gist (geom);
+        -- Each run's partition has its own partial GiST index on kept patches (see
+        -- conflict_checks/queries.py partition_ddl); none on the parent.
         CREATE TRIGGER conflict_patches_immutable BEFORE UPDATE ON conflict_patches
             FOR EACH ROW EXECUTE FUNCTION gisplat_immutable();
 
