@@ -108,30 +108,44 @@ class PartitionWriter:
 
     def write(
         self,
-        geoms: np.ndarray,
+        geoms: np.ndarray | None,
         attrs: pd.DataFrame,
         class_code: list[str | None],
         class_raw: list[str | None],
         class_status: list[str],
+        *,
+        wkb_hex: np.ndarray | None = None,
     ) -> None:
-        """Send one chunk of 2D geometries (store CRS) with their attributes and classes."""
-        if shapely.has_z(geoms).any():
-            raise ValueError("PartitionWriter expects 2D geometries (ingest drops Z explicitly)")
-        # Plain little-endian WKB, turned into EWKB hex per row by setting the SRID flag in the
-        # type word and inserting the SRID (cheaper than shapely.set_srid on every geometry).
-        wkb = shapely.to_wkb(geoms, byte_order=1, include_srid=False)
-        code = _escape_all(list(class_code))
-        raw_ = _escape_all(list(class_raw))
-        props = properties_json(attrs, escape_for_copy=True)
-        vid, sh, base = self.version_id, self.srid_hex, self.rows
-        rows = []
-        for i in range(len(geoms)):
-            h = wkb[i].hex()
-            rows.append(f"{vid}\t{base + i + 1}\t{code[i]}\t{raw_[i]}\t{class_status[i]}\t"
-                        f"{props[i]}\t{h[:8]}20{sh}{h[10:]}\n")
+        """Send one chunk of 2D geometries (store CRS) with their attributes and classes.
+
+        ``wkb_hex`` may carry the geometries already as little-endian hex WKB without SRID
+        (``shapely.to_wkb(..., byte_order=1, include_srid=False, hex=True)``), computed by the
+        caller off the main thread; ``geoms`` is then not needed.
+        """
+        if wkb_hex is None:
+            assert geoms is not None
+            if shapely.has_z(geoms).any():
+                raise ValueError("PartitionWriter expects 2D geometries (ingest drops Z explicitly)")
+            wkb_hex = shapely.to_wkb(geoms, byte_order=1, include_srid=False, hex=True)
+        n = len(wkb_hex)
+        # Plain little-endian WKB becomes EWKB by setting the SRID flag in the type word and
+        # inserting the SRID (cheaper than shapely.set_srid on every geometry).
+        sh = "20" + self.srid_hex
+        geom_col = [f"{h[:8]}{sh}{h[10:]}" for h in wkb_hex]
+        vid = str(self.version_id)
+        base = self.rows
+        cols = (
+            [vid] * n,
+            [str(i) for i in range(base + 1, base + n + 1)],
+            _escape_all(list(class_code)),
+            _escape_all(list(class_raw)),
+            class_status,
+            properties_json(attrs, escape_for_copy=True),
+            geom_col,
+        )
         assert self._copy is not None
-        self._copy.write("".join(rows))
-        self.rows += len(geoms)
+        self._copy.write("\n".join(map("\t".join, zip(*cols, strict=True))) + "\n")
+        self.rows += n
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

@@ -9,6 +9,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -164,14 +165,24 @@ class Classifier:
         Each distinct value is classified once (keyed by type and value, so 103 and "103" stay
         apart); the per-feature lists are then filled from that table.
         """
-        keys = [(type(v), v) if v is not None and v == v else None for v in values]
-        table: dict[object, tuple[str | None, str | None, str, str | None]] = {}
+        if all(type(v) is str for v in values):
+            # The common case, text codes: one hash per value, no (type, value) keys.
+            keys: list[Any] = values
+            lookup = self.one
+        else:
+            keys = [(type(v), v) if v is not None and v == v else None for v in values]
+
+            def lookup(key: Any) -> tuple[str | None, str | None, str, str | None]:
+                return self.one(None if key is None else key[1])
+        table: dict[Any, tuple[str | None, str | None, str, str | None, int]] = {}
         for key, n in Counter(keys).items():
-            table[key] = self.one(None if key is None else key[1]) + (n,)  # type: ignore[assignment]
-        rows = [table[k] for k in keys]
-        codes = [r[0] for r in rows]
-        raws = [r[1] for r in rows]
-        statuses = [r[2] for r in rows]
+            table[key] = lookup(key) + (n,)
+        codes_of = {k: r[0] for k, r in table.items()}
+        raws_of = {k: r[1] for k, r in table.items()}
+        status_of = {k: r[2] for k, r in table.items()}
+        codes = list(map(codes_of.__getitem__, keys))
+        raws = list(map(raws_of.__getitem__, keys))
+        statuses = list(map(status_of.__getitem__, keys))
         counts: Counter[str] = Counter()
         unmapped: Counter[str] = Counter()
         mapped: dict[str, dict[str, str]] = {}

@@ -8,6 +8,8 @@ deployment extent, classify, then COPY in the caller's transaction.
 from __future__ import annotations
 
 import tempfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +141,17 @@ def _class_values(result: ReadResult, class_field: str | None, display: str) -> 
 CHUNK = 10_000
 
 
+@dataclass
+class _Prepared:
+    """A chunk's geometry, ready to send: features outside the extent, Z seen, measures, WKB."""
+
+    bad: np.ndarray
+    had_z: bool
+    area: float
+    bounds: np.ndarray
+    wkb_hex: np.ndarray | None
+
+
 def _classify(classifier: Classifier | None, values: list[Any] | None, n: int) -> Classified:
     if values is not None and classifier is not None:
         return classifier.classify(values)
@@ -197,29 +210,51 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
     summary.counts = {}
     area_sum = 0.0
     bounds = np.array([np.inf, np.inf, -np.inf, -np.inf])
-    with PartitionWriter(session, version_id, settings.store_srid) as writer:
-        for start in range(0, n, CHUNK):
+    polygons = req.geometry == "polygon"
+
+    def prepare(start: int, stop: int) -> _Prepared | None:
+        """The geometry half of a chunk: check, 2D, reproject, extent, measures, WKB. Shapely
+        releases the GIL, so this runs in a worker thread while the main thread classifies and
+        COPYs the previous chunk. Chunks are prepared in order (one worker)."""
+        chunk = checker.check(raw[start:stop], labels[start:stop], offset=start)
+        if checker.failed:
+            return None  # keep checking to report every problem; nothing more is sent
+        z = bool(shapely.has_z(chunk).any())
+        if z:
+            chunk = shapely.force_2d(chunk)
+        geoms = reproject(chunk, src, dst)
+        bad = np.flatnonzero(~shapely.contains(extent.store, geoms))
+        if bad.size:
+            return _Prepared(bad, z, 0.0, np.zeros(4), None)
+        return _Prepared(bad, z, float(shapely.area(geoms).sum()) if polygons else 0.0,
+                         shapely.total_bounds(geoms),
+                         shapely.to_wkb(geoms, byte_order=1, include_srid=False, hex=True))
+
+    starts = list(range(0, n, CHUNK))
+    with PartitionWriter(session, version_id, settings.store_srid) as writer, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="gisplat-ingest") as pool:
+        pending = deque(pool.submit(prepare, a, min(a + CHUNK, n)) for a in starts[:2])
+        for k, start in enumerate(starts):
             stop = min(start + CHUNK, n)
-            chunk = checker.check(raw[start:stop], labels[start:stop], offset=start)
-            if checker.failed:
-                continue  # keep checking to report every problem; nothing more is sent
-            if shapely.has_z(chunk).any():
-                chunk, had_z = shapely.force_2d(chunk), True
-            geoms = reproject(chunk, src, dst)
-            bad = np.flatnonzero(~shapely.contains(extent.store, geoms))
-            if bad.size or outside:
-                outside.extend(int(start + i) for i in bad)
+            prep = pending.popleft().result()
+            if k + 2 < len(starts):
+                nxt = starts[k + 2]
+                pending.append(pool.submit(prepare, nxt, min(nxt + CHUNK, n)))
+            if prep is None:
+                continue
+            had_z = had_z or prep.had_z
+            if prep.bad.size or outside:
+                outside.extend(int(start + i) for i in prep.bad)
                 continue
             classified = _classify(classifier, None if values is None else values[start:stop],
                                    stop - start)
             summary.merge(classified)
-            if req.geometry == "polygon":
-                area_sum += float(shapely.area(geoms).sum())
-            b = shapely.total_bounds(geoms)
+            area_sum += prep.area
+            b = prep.bounds
             bounds = np.array([min(bounds[0], b[0]), min(bounds[1], b[1]),
                                max(bounds[2], b[2]), max(bounds[3], b[3])])
-            writer.write(geoms, attrs.iloc[start:stop], classified.code, classified.raw,
-                         classified.status)
+            writer.write(None, attrs.iloc[start:stop], classified.code, classified.raw,
+                         classified.status, wkb_hex=prep.wkb_hex)
         if checker.failed:
             raise checker.error()
         if outside:
