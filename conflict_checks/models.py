@@ -76,6 +76,8 @@ class Submission(Base):
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=-1, spatial_index=False))
     created_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    owner_id: Mapped[int | None] = mapped_column(Integer)  # users.id (FK in the schema)
+    organisation: Mapped[str | None] = mapped_column(Text)
 
 
 class CheckRun(Base):

@@ -119,8 +119,10 @@ def run_check(
     rerun: CheckRun | None = None,
     submission: Submission | None = None,
     actor: str | None = None,
+    owner_id: int | None = None,
+    organisation: str | None = None,
 ) -> CheckResult:
-    """Check a site, store the submission (unless given), the run and its findings."""
+    """Check a site, store the submission (unless given, with its owner), the run and its findings."""
     t0 = time.perf_counter()
     now = dt.datetime.now(dt.timezone.utc)
     # Serial, custom-planned queries for this transaction, and the rules' change counter.
@@ -201,6 +203,7 @@ def run_check(
         "declared_area_m2": meta.declared_area_m2, "source_name": site.source_name,
         "source_sha256": site.source_sha256, "area_m2": area, "geom": shapely.to_wkb(site.geom),
         "srid": srid, "actor": actor or audit.current_actor(), "as_of": as_of,
+        "owner_id": owner_id, "organisation": organisation,
         "rerun_of": rerun.id if rerun else None, "verdict": verdict, "rule_set": rule_set,
         "params": json.dumps(params), "versions": json.dumps(versions),
         "result": json.dumps(stored, ensure_ascii=False), "duration_ms": result.duration_ms,

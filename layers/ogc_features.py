@@ -9,7 +9,7 @@
   attributes plus ``feature_no``, ``class_code``, ``class_raw`` and ``class_status``.
 * ``bbox`` is CRS84 ``minLon,minLat,maxLon,maxLat`` (a 6-number 3D box is accepted, heights
   ignored; minLon > maxLon crosses the antimeridian). ``limit`` defaults to 100; a value above
-  the maximum (``settings.ogc_max_limit`` when set, else 10000) is served as the maximum, as the
+  the maximum (``settings.ogc_max_limit``, default 10000) is served as the maximum, as the
   standard asks. ``offset`` pages; ``next``/``prev`` links carry it. ``datetime`` is accepted and
   filters nothing (features have no time property). Any other query parameter is a 400.
 """
@@ -52,8 +52,8 @@ OTHER_PARAMS = frozenset({"f", "lang"})
 
 
 def max_limit(settings: Settings) -> int:
-    """The largest page: ``settings.ogc_max_limit`` when the deployment sets it, else 10000."""
-    value = getattr(settings, "ogc_max_limit", None)
+    """The largest page: ``settings.ogc_max_limit`` (GISPLAT_OGC_MAX_LIMIT, default 10000)."""
+    value = settings.ogc_max_limit
     return int(value) if value else MAX_LIMIT
 
 

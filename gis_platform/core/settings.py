@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     check_max_site_area_m2: float = 100_000_000.0
     check_sliver_min_area_m2: float = 1.0
     check_sliver_buffer_m: float = 0.05
+    # OGC API - Features: the largest page a client may ask for (larger limits are served at this).
+    ogc_max_limit: int = Field(10_000, ge=1)
     # Map pages: the basemap under the plan layers. "none" (default) makes no request outside the
     # platform; "osm" and "tianditu" (天地图, needs a key) load tiles from those services.
     basemap: Literal["none", "osm", "tianditu"] = "none"

@@ -1,0 +1,185 @@
+"""Parallel departmental review (联审联批) of pre-checked submissions, and finding disputes.
+
+When a pre-check has findings, the submission is routed at once to every department whose
+rules fired (the rule table's department column), each with a deadline in working days (data:
+``review_deadlines.yaml``). Departments give their opinions in parallel; each opinion is a new
+row, so nothing is overwritten, and a department can only write to its own task. The bureau
+sees progress and overdue tasks and records the decision. A reviewer who finds a finding
+wrong (e.g. a boundary error in the plan data) marks it: the finding stays as it was, the mark
+is kept and audited, and a correction item opens for the department that owns the layer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session
+
+from gis_platform.core import audit
+from gis_platform.core.account_models import User
+from gis_platform.core.errors import ForbiddenError, InputError, NotFoundError
+
+from . import queries
+
+DEADLINES_FILE = Path(__file__).resolve().parent / "review_deadlines.yaml"
+OPINIONS = {"agree": ("同意", "agree"), "agree_with_conditions": ("有条件同意", "agree with conditions"),
+            "disagree": ("不同意", "disagree")}
+DECISIONS = {"approved": ("批准", "approved"), "approved_with_conditions": ("有条件批准", "approved with conditions"),
+             "rejected": ("不予批准", "rejected")}
+CORRECTION_STATUSES = {"open": ("待处理", "open"), "in_progress": ("处理中", "in progress"),
+                       "corrected": ("已更正", "corrected"), "rejected": ("不予更正", "not corrected")}
+
+
+@lru_cache(maxsize=1)
+def deadline_rules() -> dict[str, Any]:
+    """Working days per department and the holiday calendar."""
+    data = yaml.safe_load(DEADLINES_FILE.read_text(encoding="utf-8"))
+    data["holidays"] = {dt.date.fromisoformat(str(d)) for d in data.get("holidays") or []}
+    data["working_weekends"] = {dt.date.fromisoformat(str(d)) for d in data.get("working_weekends") or []}
+    return data
+
+
+def is_working_day(day: dt.date) -> bool:
+    """Monday–Friday unless a holiday; a weekend day only when it is a make-up working day."""
+    rules = deadline_rules()
+    if day in rules["working_weekends"]:
+        return True
+    return day.weekday() < 5 and day not in rules["holidays"]
+
+
+def add_working_days(start: dt.date, days: int) -> dt.date:
+    """The date ``days`` working days after ``start``."""
+    d, left = start, days
+    while left > 0:
+        d += dt.timedelta(days=1)
+        if is_working_day(d):
+            left -= 1
+    return d
+
+
+def route_submission(session: Session, run_id: int, submission_id: int, *, today: dt.date | None = None,
+                     actor: str | None = None) -> list[int]:
+    """Open one review task per department whose rules fired in the run; returns task ids."""
+    rules = deadline_rules()
+    today = today or dt.date.today()
+    ids = []
+    for row in session.execute(queries.RUN_DEPARTMENTS, {"run": run_id}):
+        days = int(rules["departments"].get(row.department, rules["default_working_days"]))
+        tid = session.execute(queries.INSERT_TASK, {
+            "submission_id": submission_id, "run": run_id, "department": row.department,
+            "rule_keys": list(row.rule_keys), "due_on": add_working_days(today, days)}).scalar_one_or_none()
+        if tid is not None:
+            ids.append(tid)
+            audit.record(session, "review.route", f"review_task:{tid}", actor, submission_id=submission_id,
+                         department=row.department, due_on=str(add_working_days(today, days)))
+    return ids
+
+
+def record_opinion(session: Session, task_id: int, user: User, opinion: str, text: str, *,
+                   attachment_name: str | None = None, attachment_sha256: str | None = None) -> int:
+    """A department's opinion on its own task (a new row each time; earlier ones are kept)."""
+    task = session.execute(queries.TASK, {"id": task_id}).mappings().one_or_none()
+    if task is None:
+        raise NotFoundError(f"没有审查任务 {task_id}", f"no review task {task_id}")
+    if user.role != "department" or user.department != task["department"]:
+        raise ForbiddenError(f"只有{task['department']}可以填写此审查意见",
+                             f"only {task['department']} can give this opinion")
+    if opinion not in OPINIONS:
+        raise InputError(f"意见“{opinion}”无效（{', '.join(OPINIONS)}）",
+                         f"invalid opinion '{opinion}' ({', '.join(OPINIONS)})")
+    if not (text or "").strip():
+        raise InputError("请填写意见说明", "the opinion needs a text")
+    oid = session.execute(queries.INSERT_OPINION, {
+        "task_id": task_id, "opinion": opinion, "text": text.strip(), "attachment_name": attachment_name,
+        "attachment_sha256": attachment_sha256, "actor_id": user.id}).scalar_one()
+    audit.record(session, "review.opinion", f"review_task:{task_id}", user.username, opinion_id=oid,
+                 opinion=opinion, submission_id=task["submission_id"])
+    return int(oid)
+
+
+def review_progress(session: Session, submission_id: int, *, today: dt.date | None = None) -> dict[str, Any]:
+    """Every task of a submission with its latest opinion and whether it is overdue; decisions."""
+    today = today or dt.date.today()
+    tasks = [dict(r) for r in session.execute(queries.TASKS_OF_SUBMISSION,
+                                              {"submission_id": submission_id, "today": today}).mappings()]
+    decisions = [dict(r) for r in session.execute(queries.DECISIONS, {"submission_id": submission_id}).mappings()]
+    return {"submission_id": submission_id, "tasks": tasks,
+            "answered": sum(1 for t in tasks if t["opinion"]), "overdue": sum(1 for t in tasks if t["overdue"]),
+            "decision": decisions[-1] if decisions else None, "decisions": decisions}
+
+
+def department_queue(session: Session, department: str, *, today: dt.date | None = None) -> list[dict[str, Any]]:
+    """A department's review tasks, soonest deadline first."""
+    return [dict(r) for r in session.execute(queries.TASKS_OF_DEPARTMENT,
+                                             {"department": department, "today": today or dt.date.today()})
+            .mappings()]
+
+
+def decide(session: Session, submission_id: int, user: User, decision: str, text: str) -> int:
+    """The bureau's decision on a submission (its latest check run); earlier decisions are kept."""
+    if user.role not in ("bureau", "admin"):
+        raise ForbiddenError("只有规划局可以作出审批决定", "only the planning bureau decides")
+    if decision not in DECISIONS:
+        raise InputError(f"决定“{decision}”无效（{', '.join(DECISIONS)}）",
+                         f"invalid decision '{decision}' ({', '.join(DECISIONS)})")
+    if not (text or "").strip():
+        raise InputError("请填写决定说明", "the decision needs a text")
+    run = session.execute(queries.LATEST_RUN_OF_SUBMISSION, {"submission_id": submission_id}).scalar_one_or_none()
+    if run is None:
+        raise NotFoundError(f"没有报件 {submission_id}", f"no submission {submission_id}")
+    did = session.execute(queries.INSERT_DECISION, {"submission_id": submission_id, "run": run,
+                                                    "decision": decision, "text": text.strip(),
+                                                    "actor_id": user.id}).scalar_one()
+    audit.record(session, "review.decision", f"submission:{submission_id}", user.username, decision=decision,
+                 decision_id=did, check_run_id=run)
+    return int(did)
+
+
+def dispute_finding(session: Session, run_id: int, finding_no: int, user: User, reason: str) -> int:
+    """Mark a finding as wrong; the finding stays; a correction item opens for the layer's owner."""
+    if user.role not in ("bureau", "department", "admin"):
+        raise ForbiddenError("只有审查人员可以标记检查结果有误", "only reviewers can mark a finding as wrong")
+    if not (reason or "").strip():
+        raise InputError("请说明理由", "give the reason")
+    row = session.execute(queries.FINDING_LAYER_OWNER, {"run": run_id, "no": finding_no}).one_or_none()
+    if row is None:
+        raise NotFoundError(f"检查 {run_id} 没有第 {finding_no} 条结果", f"check {run_id} has no finding {finding_no}")
+    did = session.execute(queries.INSERT_DISPUTE, {
+        "run": run_id, "no": finding_no, "layer_id": row.layer_id, "version_id": row.version_id,
+        "reason": reason.strip(), "department": row.authority, "actor_id": user.id}).scalar_one()
+    session.execute(queries.INSERT_CORRECTION_UPDATE, {"dispute_id": did, "status": "open",
+                                                       "comment": None, "actor_id": user.id})
+    audit.record(session, "finding.dispute", f"check_run:{run_id}#{finding_no}", user.username, dispute_id=did,
+                 layer_id=row.layer_id, version_id=row.version_id, correction_department=row.authority)
+    return int(did)
+
+
+def update_correction(session: Session, dispute_id: int, user: User, status: str, comment: str | None) -> int:
+    """The layer's department (or the bureau) records progress on a correction item."""
+    d = session.execute(queries.DISPUTE, {"id": dispute_id}).mappings().one_or_none()
+    if d is None:
+        raise NotFoundError(f"没有更正事项 {dispute_id}", f"no correction item {dispute_id}")
+    own = user.role == "department" and user.department == d["correction_department"]
+    if not (own or user.role in ("bureau", "admin")):
+        raise ForbiddenError("只有图层所属部门或规划局可以处理此更正", "only the layer's department or the bureau")
+    if status not in CORRECTION_STATUSES:
+        raise InputError(f"状态“{status}”无效", f"invalid status '{status}'")
+    uid = session.execute(queries.INSERT_CORRECTION_UPDATE, {"dispute_id": dispute_id, "status": status,
+                                                             "comment": comment, "actor_id": user.id}).scalar_one()
+    audit.record(session, "correction.update", f"finding_dispute:{dispute_id}", user.username, status=status)
+    return int(uid)
+
+
+def disputes_of_run(session: Session, run_id: int) -> list[dict[str, Any]]:
+    """The marks on a run's findings with each correction item's current status."""
+    return [dict(r) for r in session.execute(queries.DISPUTES_OF_RUN, {"run": run_id}).mappings()]
+
+
+def corrections_for(session: Session, department: str) -> list[dict[str, Any]]:
+    """Correction items a department must look at."""
+    return [dict(r) for r in session.execute(queries.CORRECTIONS_OF_DEPARTMENT, {"department": department})
+            .mappings()]
