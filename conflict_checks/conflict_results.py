@@ -13,7 +13,7 @@ import shapely
 from sqlalchemy.orm import Session
 
 from gis_platform.core import audit
-from gis_platform.core.errors import InputError, NotFoundError
+from gis_platform.core.errors import ForbiddenError, InputError, NotFoundError
 
 from . import queries
 from .conflict_profiles import profile_book
@@ -103,7 +103,7 @@ def data_quality(session: Session, run_id: int) -> list[dict[str, Any]]:
 def update_patches(session: Session, run_id: int, *, patch_nos: list[int] | None = None,
                    category: str | None = None, min_area: float | None = None, max_area: float | None = None,
                    status: str | None = None, department: str | None = None, comment: str | None = None,
-                   actor: str | None = None) -> list[int]:
+                   actor: str | None = None, as_department: str | None = None) -> list[int]:
     """Record a status, assignee department and/or comment on the selected patches.
 
     Selection by patch numbers, or in bulk by category and area range. Unchanged fields keep
@@ -117,6 +117,16 @@ def update_patches(session: Session, run_id: int, *, patch_nos: list[int] | None
         raise InputError("请给出状态、承办部门或意见", "give a status, a department or a comment")
     if patch_nos is None and category is None and min_area is None and max_area is None:
         raise InputError("请选择图斑：编号，或按类别/面积批量", "select patches: numbers, or by category / area")
+    if as_department is not None:
+        # A department works on the patches assigned to it, one by one, and cannot reassign them.
+        if patch_nos is None or category is not None or min_area is not None or max_area is not None:
+            raise ForbiddenError("部门只能逐个处理分派给本部门的图斑", "a department updates its own patches by number")
+        if department is not None and department != as_department:
+            raise ForbiddenError("部门不能改派图斑", "a department cannot reassign patches")
+        cur = dict(session.execute(queries.PATCH_CURRENT_DEPARTMENTS, {"run": run_id, "nos": list(patch_nos)}).all())
+        others = sorted(n for n in patch_nos if cur.get(n) != as_department)
+        if others:
+            raise ForbiddenError(f"图斑 {others} 未分派给{as_department}", f"patches {others} are not assigned to {as_department}")
     if patch_nos is not None:
         found = {r[0] for r in session.execute(queries.PATCH_EXISTS, {"run": run_id, "nos": list(patch_nos)})}
         missing = sorted(set(patch_nos) - found)

@@ -203,6 +203,8 @@ SUBMISSION_QUEUE = text(
       AND (CAST(:pattern AS text) IS NULL
            OR concat_ws(' ', s.project_code, s.name, s.applicant, s.proposed_use, s.source_name)
               ILIKE CAST(:pattern AS text) ESCAPE '\')
+      AND (CAST(:department AS text) IS NULL OR EXISTS (
+           SELECT 1 FROM review_tasks t WHERE t.submission_id = s.id AND t.department = CAST(:department AS text)))
     ORDER BY r.id DESC
     LIMIT :limit
     """
@@ -696,5 +698,26 @@ CORRECTIONS_OF_DEPARTMENT = text(
     LEFT JOIN LATERAL (SELECT * FROM correction_updates x WHERE x.dispute_id = d.id ORDER BY x.id DESC LIMIT 1) c
       ON true
     WHERE d.correction_department = :department ORDER BY d.id
+    """
+)
+
+
+# --- who sees which submission ----------------------------------------------------------------
+
+SUBMISSION_ACCESS = text(
+    """
+    SELECT s.id, s.owner_id,
+           EXISTS (SELECT 1 FROM review_tasks t WHERE t.submission_id = s.id AND t.department = :department)
+             AS routed
+    FROM submissions s WHERE s.id = :id
+    """
+)
+
+RUN_SUBMISSION = text("SELECT submission_id FROM check_runs WHERE id = :id")
+
+PATCH_CURRENT_DEPARTMENTS = text(
+    f"""
+    SELECT p.patch_no, cur.department FROM conflict_patches p {_CURRENT}
+    WHERE p.run_id = :run AND p.kept AND p.patch_no = ANY(:nos)
     """
 )

@@ -183,3 +183,18 @@ def corrections_for(session: Session, department: str) -> list[dict[str, Any]]:
     """Correction items a department must look at."""
     return [dict(r) for r in session.execute(queries.CORRECTIONS_OF_DEPARTMENT, {"department": department})
             .mappings()]
+
+
+def check_and_route(session: Session, settings: Any, site: Any, meta: Any, user: User | None, *,
+                    as_of: dt.datetime | None = None) -> Any:
+    """Pre-check a site for ``user`` (its owner when a project owner submits) and route the
+    submission to the departments whose rules fired."""
+    from .precheck import run_check
+
+    owner_id = user.id if user is not None and user.role == "owner" else None
+    organisation = user.organisation if user is not None and user.role == "owner" else None
+    result = run_check(session, settings, site, meta, as_of=as_of, owner_id=owner_id, organisation=organisation,
+                       actor=user.username if user is not None else None)
+    route_submission(session, result.run_id, result.submission_id,
+                     actor=user.username if user is not None else None)
+    return result

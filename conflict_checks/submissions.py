@@ -30,11 +30,13 @@ def _pattern(text: str | None) -> str | None:
 
 
 def list_submissions(session: Session, *, verdict: str | None = None, text: str | None = None,
-                     limit: int = QUEUE_LIMIT) -> list[dict[str, Any]]:
+                     limit: int = QUEUE_LIMIT, department: str | None = None) -> list[dict[str, Any]]:
     """Submissions with their latest run, newest first; filtered by verdict and by text in the
-    project code, name, applicant, proposed use or file name."""
+    project code, name, applicant, proposed use or file name; with ``department``, only those
+    routed to that department for review."""
     rows = session.execute(queries.SUBMISSION_QUEUE, {
-        "verdict": verdict if verdict in VERDICTS else None, "pattern": _pattern(text), "limit": limit})
+        "verdict": verdict if verdict in VERDICTS else None, "pattern": _pattern(text), "limit": limit,
+        "department": department})
     return [dict(r._mapping) for r in rows]
 
 

@@ -386,7 +386,8 @@ def check_cmd(ctx: Ctx, path: Path | None, proposed_use: str | None, project_typ
               source_layer: str | None, batch: bool, as_of: dt.datetime | None, rerun: int | None,
               report: Path | None, survey_id: int | None) -> None:
     """用地预审选址检查 / site pre-check of a project boundary."""
-    from conflict_checks.precheck import rerun_check, run_check
+    from conflict_checks.precheck import rerun_check
+    from conflict_checks.review import check_and_route
     from conflict_checks.schemas import ProjectMeta
     from conflict_checks.site import sites_from_file
 
@@ -414,7 +415,7 @@ def check_cmd(ctx: Ctx, path: Path | None, proposed_use: str | None, project_typ
         for site in sites:
             m = meta.model_copy(update={"name": meta.name or site.label})
             with session_scope(engine) as s:
-                results.append(run_check(s, ctx.settings, site, m, as_of=when))
+                results.append(check_and_route(s, ctx.settings, site, m, None, as_of=when))
     rows = [r.model_dump(mode="json") for r in results]
     if report is not None:
         from conflict_checks.report import write_report
@@ -531,6 +532,13 @@ def demo_load(ctx: Ctx, out_dir: Path | None) -> None:
                        f"{o.features if o.features is not None else ''} {o.message or ''}".rstrip())
 
     outcomes = load_manifest(engine, ctx.settings, manifest, out_dir, progress)
+    from gis_platform.core.accounts import ensure_demo_users
+
+    with session_scope(engine) as s:
+        made = ensure_demo_users(s, REPO_ROOT / "data" / "demo_users.yaml")
+    if made and not ctx.as_json:
+        click.echo(ctx.t(f"演示账号：{', '.join(made)}（密码见 data/demo_users.yaml）",
+                         f"demo accounts: {', '.join(made)} (passwords in data/demo_users.yaml)"))
     failed = [o for o in outcomes if o.status == "failed"]
     ctx.out([o.__dict__ for o in outcomes],
             ctx.t(f"演示数据：{len(outcomes) - len(failed)} 个图层就绪，{len(failed)} 个失败",
@@ -559,6 +567,9 @@ def serve(ctx: Ctx, host: str, port: int) -> None:
 from gis_platform.cli_conflicts import conflicts  # noqa: E402 (needs Ctx and command above)
 
 main.add_command(conflicts)
+from gis_platform.cli_users import users  # noqa: E402
+
+main.add_command(users)
 
 from gis_platform.cli_surveys import surveys  # noqa: E402 (needs Ctx and command above)
 

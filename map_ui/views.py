@@ -245,3 +245,22 @@ def render_review(rows: list[dict[str, Any]], *, city: str, lang: str = "zh", ve
         **_common(lang, "/review", city, {"verdict": verdict, "q": q}), rows=items, verdicts=verdicts,
         verdict=verdict, q=q or "", limit=limit, colours=SEVERITY_COLOURS,
     )
+
+
+# --------------------------------------------------------------------------------------- sign-in
+
+LOGIN_TEXT = {
+    "zh": {"title": "登录", "username": "用户名", "password": "密码", "submit": "登录",
+           "hint": "账号由系统管理员开通（gisplat users add）。", "bad": "用户名或密码错误"},
+    "en": {"title": "Sign in", "username": "Username", "password": "Password", "submit": "Sign in",
+           "hint": "Accounts are opened by the administrator (gisplat users add).", "bad": "wrong username or password"},
+}
+
+
+def render_login(*, city: str, lang: str = "zh", next_url: str = "/", username: str = "",
+                 error: str | None = None) -> str:
+    """The sign-in page."""
+    lang = _lang(lang)
+    ctx = _common(lang, "/login", city)
+    return _ENV.get_template("login.html").render(**ctx, w=LOGIN_TEXT[lang], next=next_url, username=username,
+                                                  error=error)

@@ -314,9 +314,8 @@ def get_package(session: Session, package_id: int, reader: Reader) -> dict[str, 
     if row is None:
         raise NotFoundError(f"没有测绘成果包 {package_id}", f"no survey package {package_id}")
     if not _readable(row, reader):
-        raise ForbiddenError(f"{reader.label()} 无权查看测绘成果包 {package_id}（未通过验收或未共享给该部门）",
-                             f"{reader.label()} may not read survey package {package_id} (not accepted, "
-                             "or not shared with this department)")
+        # Answered as if it did not exist: a reader must not learn of packages it may not read.
+        raise NotFoundError(f"没有测绘成果包 {package_id}", f"no survey package {package_id}")
     out = _public(row, full=True)
     out["files"] = [{k: getattr(f, k) for k in ("file_no", "name", "kind", "slot", "sha256", "size_bytes")}
                     for f in session.execute(queries.FILES_OF, {"id": package_id})]

@@ -62,6 +62,60 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         shutil.rmtree(_HOME, ignore_errors=True)
 
 
+class Accounts:
+    """One signed-in user per role for the test session: API tokens and browser sessions."""
+
+    ROLES = {
+        "admin": {},
+        "bureau": {},
+        "department": {"department": "自然资源局（耕地保护）"},
+        "owner": {"organisation": "测试建设单位"},
+        "firm": {"firm": "测试测绘院"},
+    }
+
+    def __init__(self, engine: Engine) -> None:
+        from gis_platform.core.accounts import create_user, issue_token
+
+        self.engine = engine
+        self.users: dict[str, object] = {}
+        self.tokens: dict[str, str] = {}
+        tag = uuid.uuid4().hex[:6]
+        with session_scope(engine) as s:
+            for role, aff in self.ROLES.items():
+                user = create_user(s, username=f"t-{role}-{tag}", password="test-password-123", role=role,
+                                   actor="tests", **aff)
+                self.users[role] = user
+                self.tokens[role] = issue_token(s, user, name="tests")[1]
+
+    def headers(self, role: str = "admin") -> dict[str, str]:
+        """Bearer header of the role's test user."""
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def add(self, username: str, role: str, **aff: str) -> tuple[object, str]:
+        """Another user with a token (for tests about other owners, departments, firms)."""
+        from gis_platform.core.accounts import create_user, issue_token
+
+        with session_scope(self.engine) as s:
+            user = create_user(s, username=username, password="test-password-123", role=role, actor="tests", **aff)
+            return user, issue_token(s, user, name="tests")[1]
+
+    def browser_cookies(self, settings: Settings, base: str, role: str = "admin") -> list[dict[str, object]]:
+        """Cookies of a signed-in browser session for the role's user."""
+        from gis_platform.core.accounts import open_session
+        from gis_platform.web.auth import CSRF_COOKIE, SESSION_COOKIE, sign
+
+        with session_scope(self.engine) as s:
+            sid, csrf = open_session(s, self.users[role], hours=2)  # type: ignore[arg-type]
+        return [{"name": SESSION_COOKIE, "value": sign(settings, sid), "url": base, "httpOnly": True},
+                {"name": CSRF_COOKIE, "value": csrf, "url": base}]
+
+
+@pytest.fixture(scope="session")
+def accounts(engine: Engine) -> Accounts:
+    """Test users, one per role, with API tokens."""
+    return Accounts(engine)
+
+
 @pytest.fixture
 def uid() -> str:
     """A short unique suffix for plan and layer names, so tests never collide."""

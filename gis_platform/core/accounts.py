@@ -12,6 +12,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -169,3 +170,15 @@ def tokens_of(session: Session, user: User) -> list[ApiToken]:
 __all__ = ["ROLES", "ApiToken", "Principal", "User", "WebSession",
            "authenticate", "close_session", "create_user", "issue_token", "list_users", "open_session",
            "revoke_token", "session_user", "tokens_of", "user_by_name", "user_for_token"]
+
+
+def ensure_demo_users(session: Session, path: Path) -> list[str]:
+    """Create the demo accounts listed in ``path`` that do not exist yet; returns their names."""
+    import yaml
+
+    made = []
+    for u in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("users") or []:
+        if session.execute(queries.user_named(u["username"])).first() is None:
+            create_user(session, actor="demo", **u)
+            made.append(u["username"])
+    return made

@@ -37,3 +37,13 @@ def current_actor() -> str:
 def record(session: Session, action: str, target: str, actor: str | None = None, **details: Any) -> None:
     """Append one audit entry inside the caller's transaction."""
     session.add(AuditEntry(actor=actor or current_actor(), action=action, target=target, details=details))
+
+
+def entries(session: Session, *, action: str | None = None, actor: str | None = None, limit: int = 1000,
+            offset: int = 0) -> list[dict[str, Any]]:
+    """Audit entries, newest first (for administrators)."""
+    from .queries import audit_entries
+
+    rows = session.execute(audit_entries(action=action, actor=actor, limit=limit, offset=offset)).scalars()
+    return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action, "target": e.target,
+             "details": e.details} for e in rows]

@@ -43,3 +43,15 @@ def revoke_token(token_id: int, at: dt.datetime) -> Update:
 def revoke_session(id_hash: str, at: dt.datetime) -> Update:
     """End a browser session."""
     return update(WebSession).where(WebSession.id_hash == id_hash).values(revoked_at=at)
+
+
+def audit_entries(*, action: str | None, actor: str | None, limit: int, offset: int) -> Select:
+    """Audit log entries, newest first."""
+    from .audit import AuditEntry
+
+    q = select(AuditEntry).order_by(AuditEntry.id.desc())
+    if action:
+        q = q.where(AuditEntry.action == action)
+    if actor:
+        q = q.where(AuditEntry.actor == actor)
+    return q.limit(limit).offset(offset)

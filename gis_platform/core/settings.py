@@ -24,6 +24,9 @@ class Limits(BaseSettings):
     max_total_vertices: int = 80_000_000
 
 
+DEV_SECRET = "development-only-secret-do-not-use-in-production"
+
+
 class Settings(BaseSettings):
     """Deployment settings. Every field can be set as ``GISPLAT_<NAME>``."""
 
@@ -47,6 +50,14 @@ class Settings(BaseSettings):
     check_max_site_area_m2: float = 100_000_000.0
     check_sliver_min_area_m2: float = 1.0
     check_sliver_buffer_m: float = 0.05
+    # Security. ``environment = "production"`` refuses to start with the development secret or
+    # without secure cookies. The secret signs session cookies (rotate it to sign everyone out).
+    environment: Literal["development", "production"] = "development"
+    secret_key: str = DEV_SECRET
+    cookie_secure: bool = False
+    session_hours: int = Field(12, ge=1, le=24 * 30)
+    token_days: int = Field(90, ge=1, le=3650)
+    write_rate_per_minute: int = Field(120, ge=1)
     # OGC API - Features: the largest page a client may ask for (larger limits are served at this).
     ogc_max_limit: int = Field(10_000, ge=1)
     # Map pages: the basemap under the plan layers. "none" (default) makes no request outside the
@@ -72,3 +83,17 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings (tests build their own ``Settings``)."""
     return Settings()
+
+
+def production_problems(settings: Settings) -> list[tuple[str, str]]:
+    """Why these settings must not run in production (empty when they may)."""
+    if settings.environment != "production":
+        return []
+    out = []
+    if settings.secret_key == DEV_SECRET or len(settings.secret_key) < 32:
+        out.append(("GISPLAT_SECRET_KEY 仍为开发默认值或少于 32 个字符",
+                    "GISPLAT_SECRET_KEY is the development default or shorter than 32 characters"))
+    if not settings.cookie_secure:
+        out.append(("生产环境须设置 GISPLAT_COOKIE_SECURE=true（仅经 HTTPS 发送会话 Cookie）",
+                    "production needs GISPLAT_COOKIE_SECURE=true (session cookies over HTTPS only)"))
+    return out

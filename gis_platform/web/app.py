@@ -2,43 +2,82 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Awaitable, Callable
 
-from gis_platform import __version__
-from gis_platform.core.settings import Settings, get_settings
+from fastapi import Depends, FastAPI, Request, Response
+
 from conflict_checks.bootstrap import prepare_store
+from gis_platform import __version__
+from gis_platform.core.errors import PlatformError
+from gis_platform.core.settings import Settings, get_settings, production_problems
 
+from .auth import RateLimiter, enforce
 from .errors import add_exception_handlers
 from .jobs import JobRegistry
-from .routes import catalogue, checks, conflicts, ogc, pages, tiles
-from .routes import ui_checks, ui_map
-from .routes import surveys
-from .routes import run_tiles, ui_conflicts
+from .routes import (
+    accounts,
+    catalogue,
+    checks,
+    conflicts,
+    ogc,
+    pages,
+    reviews,
+    run_tiles,
+    surveys,
+    tiles,
+    ui_checks,
+    ui_conflicts,
+    ui_map,
+)
+
+# Pages load nothing from outside the platform (Leaflet and its plugins are served locally);
+# inline styles stay allowed for Leaflet's positioning, inline scripts do not.
+CSP = ("default-src 'self'; img-src 'self' data: blob:{basemap}; style-src 'self' 'unsafe-inline'; "
+       "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+BASEMAP_HOSTS = {"none": "", "osm": " https://tile.openstreetmap.org",
+                 "tianditu": " https://t0.tianditu.gov.cn https://t1.tianditu.gov.cn https://t2.tianditu.gov.cn"}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app on a running, migrated store."""
+    """Build the app on a running, migrated store (refused in production with unsafe settings)."""
     settings = settings or get_settings()
+    problems = production_problems(settings)
+    if problems:
+        raise PlatformError("生产模式拒绝启动：" + "；".join(p[0] for p in problems),
+                            "refusing to start in production: " + "; ".join(p[1] for p in problems))
     app = FastAPI(
         title="多规合一 一张图 平台 API",
         description="Multi-plan integration platform: plans and layers, site pre-checks, what applies here, "
-                    "plan-vs-plan conflict runs (差异图斑), vector tiles and OGC API - Features.",
+                    "plan-vs-plan conflict runs (差异图斑), parallel review (联审联批), 多测合一 survey "
+                    "results, vector tiles and OGC API - Features. Authenticate with "
+                    "`Authorization: Bearer <token>` (POST /api/auth/token).",
         version=__version__,
+        dependencies=[Depends(enforce)],
     )
     app.state.settings = settings
     app.state.engine = prepare_store(settings)
     app.state.jobs = JobRegistry()
+    app.state.limiter = RateLimiter()
     add_exception_handlers(app)
-    app.include_router(catalogue.router)
-    app.include_router(checks.router)
-    app.include_router(conflicts.router)
+    csp = CSP.format(basemap=BASEMAP_HOSTS.get(settings.basemap, ""))
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        h = response.headers
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Referrer-Policy", "same-origin")
+        h.setdefault("Permissions-Policy", "geolocation=(), camera=(), microphone=()")
+        if settings.cookie_secure:
+            h.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if h.get("content-type", "").startswith("text/html") and not request.url.path.startswith("/docs"):
+            h.setdefault("Content-Security-Policy", csp)
+        return response
+
+    for module in (accounts, catalogue, checks, conflicts, reviews, pages, ui_map, ui_checks, run_tiles, tiles,
+                   ogc, surveys):
+        app.include_router(module.router)
     app.include_router(ui_conflicts.api)
-    app.include_router(pages.router)
-    app.include_router(ui_map.router)
-    app.include_router(ui_checks.router)
     app.include_router(ui_conflicts.router)
-    app.include_router(run_tiles.router)
-    app.include_router(tiles.router)
-    app.include_router(ogc.router)
-    app.include_router(surveys.router)
     return app

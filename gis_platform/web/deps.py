@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from gis_platform.core.accounts import Principal
 from gis_platform.core.db import session_scope
+from gis_platform.core.errors import AuthError
 from gis_platform.core.settings import Settings
 
 
@@ -25,3 +27,14 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_principal(request: Request) -> Principal:
+    """The signed-in caller (the app-wide ``enforce`` dependency has authenticated them)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        raise AuthError("请先登录", "please sign in")
+    return principal  # type: ignore[no-any-return]
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -4,13 +4,14 @@ API paths get JSON; pages get a friendly HTML message. Never a traceback."""
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from markupsafe import escape
 from pydantic import ValidationError
 
-from gis_platform.core.errors import PlatformError
+from gis_platform.core.errors import AuthError, PlatformError
 
 log = logging.getLogger("gisplat.web")
 
@@ -19,8 +20,14 @@ def _lang(request: Request) -> str:
     return "en" if request.query_params.get("lang") == "en" else "zh"
 
 
+def _is_page(request: Request) -> bool:
+    path = request.url.path
+    return not (path.startswith(("/api", "/ogc", "/tiles", "/assets"))
+                or "application/json" in request.headers.get("accept", ""))
+
+
 def _respond(request: Request, status: int, body: dict[str, object]) -> JSONResponse | HTMLResponse:
-    if request.url.path.startswith("/api") or "application/json" in request.headers.get("accept", ""):
+    if not _is_page(request):
         return JSONResponse(body, status_code=status)
     msg = body["message_zh"] if _lang(request) == "zh" else body["message_en"]
     html = (
@@ -36,6 +43,9 @@ def add_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PlatformError)
     async def platform_error(request: Request, exc: PlatformError):  # noqa: ANN202
+        if isinstance(exc, AuthError) and _is_page(request) and request.method == "GET":
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
         return _respond(request, int(exc.http_status), exc.as_dict())
 
     @app.exception_handler(ValidationError)

@@ -90,9 +90,11 @@ class Recorder:
 
 
 @pytest.fixture
-def page(browser, live_server):
-    """A fresh page (1400×900) whose requests, responses and errors are recorded in ``page.rec``."""
+def page(browser, live_server, accounts, settings):
+    """A fresh page (1400×900), signed in as the test administrator, whose requests, responses
+    and errors are recorded in ``page.rec``."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    context.add_cookies(accounts.browser_cookies(settings, live_server, "admin"))
     pg = context.new_page()
     rec = Recorder(live_server)
     pg.on("request", lambda r: rec.requests.append(r.url))
@@ -100,6 +102,19 @@ def page(browser, live_server):
     pg.on("console", lambda m: rec.errors.append(f"console: {m.text}") if m.type == "error" else None)
     pg.on("pageerror", lambda e: rec.errors.append(f"pageerror: {e}"))
     pg.rec = rec  # type: ignore[attr-defined]
+    pg.base = live_server  # type: ignore[attr-defined]
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def anon_page(browser, live_server):
+    """A fresh page with no session."""
+    context = browser.new_context(viewport={"width": 1200, "height": 800}, locale="zh-CN")
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.errors = errors  # type: ignore[attr-defined]
     pg.base = live_server  # type: ignore[attr-defined]
     yield pg
     context.close()

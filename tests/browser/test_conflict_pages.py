@@ -127,7 +127,7 @@ def test_run_through_the_form_and_resolve_a_patch(page, pair):
     assert rec.foreign() == [] and rec.errors == [], (rec.foreign(), rec.errors)
 
     # the API holds it in the patch's history
-    hist = httpx.get(f"{page.base}/api/conflicts/{run_id}/patches/{patch_no}/history").json()
+    hist = HX.get(f"{page.base}/api/conflicts/{run_id}/patches/{patch_no}/history").json()
     assert [(h["status"], h["department"], h["comment"]) for h in hist] == [("amend_b", DEPARTMENT, "城规调出该地块")]
 
     # a click beside the patches says so
@@ -140,7 +140,7 @@ def test_run_through_the_form_and_resolve_a_patch(page, pair):
     page.click("#bulk-submit")
     page.locator("#bulk-result.ok").wait_for(timeout=10_000)
     assert page.locator("#bulk-result").get_attribute("data-updated") == "3"
-    prog = httpx.get(f"{page.base}/api/conflicts/{run_id}/progress").json()
+    prog = HX.get(f"{page.base}/api/conflicts/{run_id}/progress").json()
     assert sum(r["n"] for r in prog if r["department"] == "市自然资源局") == 3
     assert rec.errors == [], rec.errors
 
@@ -187,13 +187,33 @@ def test_bad_form_shows_the_message_and_stores_nothing(page, pair, case):
 
 def test_form_refusals_without_a_browser(live_server, pair):
     before = _runs(pair.store)
-    r = httpx.post(f"{live_server}/conflicts?lang=en", data={"a": pair.a, "b": pair.a})
+    r = HX.post(f"{live_server}/conflicts?lang=en", data={"a": pair.a, "b": pair.a})
     assert r.status_code == 422 and "both sides are the same layer" in r.text and 'id="form-error"' in r.text
-    r = httpx.post(f"{live_server}/conflicts", data={"a": f"nope-{pair.uid}/x", "b": pair.b})
+    r = HX.post(f"{live_server}/conflicts", data={"a": f"nope-{pair.uid}/x", "b": pair.b})
     assert r.status_code == 404 and "没有图层" in r.text
-    r = httpx.post(f"{live_server}/conflicts", data={"a": pair.a, "b": pair.b, "profile": "nope"})
+    r = HX.post(f"{live_server}/conflicts", data={"a": pair.a, "b": pair.b, "profile": "nope"})
     assert r.status_code == 422 and "没有比对方案" in r.text
-    r = httpx.post(f"{live_server}/conflicts", data={"a": pair.a})
+    r = HX.post(f"{live_server}/conflicts", data={"a": pair.a})
     assert r.status_code == 422 and "请选择 A 方和 B 方图层" in r.text
     assert _runs(pair.store) == before
-    assert httpx.get(f"{live_server}/conflicts/999999999").status_code == 404
+    assert HX.get(f"{live_server}/conflicts/999999999").status_code == 404
+
+
+class _Api:
+    """httpx with the test administrator's API token (set per test by the fixture below)."""
+
+    headers: dict[str, str] = {}
+
+    def get(self, url: str, **kw):  # noqa: ANN201
+        return httpx.get(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def post(self, url: str, **kw):  # noqa: ANN201
+        return httpx.post(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+
+HX = _Api()
+
+
+@pytest.fixture(autouse=True)
+def _api_token(accounts):
+    HX.headers = accounts.headers("admin")

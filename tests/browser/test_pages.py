@@ -11,6 +11,7 @@ import uuid
 import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 from shapely.geometry import box
 from sqlalchemy import text
@@ -224,29 +225,47 @@ def test_pages_in_english_and_catalogue_nav(page, world):
 
 
 def test_form_refusals_without_a_browser(live_server, world):
-    import httpx
 
     before = _check_counts(world["store"])
-    r = httpx.post(f"{live_server}/checks/new", data={"project_code": "NOFILE"})
+    r = HX.post(f"{live_server}/checks/new", data={"project_code": "NOFILE"})
     assert r.status_code == 422 and "请选择用地红线文件" in r.text and 'id="form-error"' in r.text
     site = to_lonlat(SITE, 4326).wkt
-    r = httpx.post(f"{live_server}/checks/new?lang=en", files={"file": ("s.wkt", site.encode())},
+    r = HX.post(f"{live_server}/checks/new?lang=en", files={"file": ("s.wkt", site.encode())},
                    data={"declared_area_m2": "lots"})
     assert r.status_code == 422 and "declared area must be a number" in r.text
-    r = httpx.post(f"{live_server}/checks/new", files={"file": ("s.geojson", b"{}")},
+    r = HX.post(f"{live_server}/checks/new", files={"file": ("s.geojson", b"{}")},
                    data={"project_type": "spaceship"})
     assert r.status_code == 422 and "project_type" in r.text and "Traceback" not in r.text
     assert _check_counts(world["store"]) == before
 
 
 def test_assets_are_local_and_confined(live_server):
-    import httpx
 
-    ok = httpx.get(f"{live_server}/assets/vendor/leaflet/dist/leaflet.js")
+    ok = HX.get(f"{live_server}/assets/vendor/leaflet/dist/leaflet.js")
     assert ok.status_code == 200 and "javascript" in ok.headers["content-type"]
-    assert httpx.get(f"{live_server}/assets/vendor/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js").status_code == 200
-    assert httpx.get(f"{live_server}/assets/ui/onemap.js").status_code == 200
+    assert HX.get(f"{live_server}/assets/vendor/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js").status_code == 200
+    assert HX.get(f"{live_server}/assets/ui/onemap.js").status_code == 200
     for bad in ("/assets/vendor/leaflet/package.json", "/assets/vendor/leaflet/dist/../package.json",
                 "/assets/vendor/leaflet/dist/%2e%2e/package.json", "/assets/vendor/pbf/dist/pbf.js",
                 "/assets/ui/../views.py", "/assets/ui/%2e%2e/views.py"):
-        assert httpx.get(f"{live_server}{bad}").status_code == 404, bad
+        assert HX.get(f"{live_server}{bad}").status_code == 404, bad
+
+
+class _Api:
+    """httpx with the test administrator's API token (set per test by the fixture below)."""
+
+    headers: dict[str, str] = {}
+
+    def get(self, url: str, **kw):  # noqa: ANN201
+        return httpx.get(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def post(self, url: str, **kw):  # noqa: ANN201
+        return httpx.post(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+
+HX = _Api()
+
+
+@pytest.fixture(autouse=True)
+def _api_token(accounts):
+    HX.headers = accounts.headers("admin")

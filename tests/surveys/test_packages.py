@@ -14,6 +14,7 @@ from conflict_checks.site import sites_from_file
 from gis_platform.core.errors import (
     ConflictError,
     ForbiddenError,
+    NotFoundError,
     InputError,
     UnsafeArchiveError,
 )
@@ -72,7 +73,7 @@ def test_clean_package_passes_is_accepted_and_shared(store, tmp_path, uid):
     assert all((surveys_dir(store.settings) / f["sha256"]).exists() for f in pkg["files"])
     # a firm or department cannot read it before acceptance; the bureau shares it on acceptance
     with store.session() as s:
-        with pytest.raises(ForbiddenError):
+        with pytest.raises(NotFoundError):
             get_package(s, pkg["id"], Reader.parse("department:property_registration"))
         assert pkg["id"] not in [r["id"] for r in shared_results(s, "property_registration")]
         accepted = accept_package(s, store.settings, pkg["id"], actor="bureau-user")
@@ -84,7 +85,7 @@ def test_clean_package_passes_is_accepted_and_shared(store, tmp_path, uid):
         assert [r["id"] for r in shared if r["project_code"] == f"P-{uid}"] == [pkg["id"]]
         dept = get_package(s, pkg["id"], Reader.parse("department:property_registration"))
         assert dept["report"] == accepted["report"]
-        with pytest.raises(ForbiddenError):
+        with pytest.raises(NotFoundError):
             get_package(s, pkg["id"], Reader.parse("department:fire"))  # not shared with fire
         # "what applies here" lists the shared result with the overlapped area
         res = what_applies(s, store.settings, box(E0 + 150, N0 + 120, E0 + 200, N0 + 140))
@@ -255,7 +256,7 @@ def test_firm_reads_own_packages_only(store, tmp_path, uid):
     pkg = submit(store, boundary_package(tmp_path, [a]), code, firm="甲测绘公司")
     with store.session() as s:
         assert get_package(s, pkg["id"], Reader.parse("firm:甲测绘公司"))["id"] == pkg["id"]
-        with pytest.raises(ForbiddenError):
+        with pytest.raises(NotFoundError):
             get_package(s, pkg["id"], Reader.parse("firm:乙测绘公司"))
         assert pkg["id"] not in [p["id"] for p in list_packages(s, Reader.parse("firm:乙测绘公司"))]
         assert pkg["id"] in [p["id"] for p in list_packages(s, Reader.parse("firm:甲测绘公司"))]

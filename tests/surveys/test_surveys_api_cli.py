@@ -31,8 +31,8 @@ X, Y = E0 + 3000, N0 + 3000  # this module's corner
 
 
 @pytest.fixture(scope="module")
-def client(engine, settings):
-    return TestClient(create_app(settings))
+def client(engine, settings, accounts):
+    return TestClient(create_app(settings), headers=accounts.headers("admin"))
 
 
 def run(*args: str, code: int = 0):
@@ -46,7 +46,12 @@ def post_package(client, path, **form):
         return client.post("/api/surveys", files={"file": (path.name, fh, "application/zip")}, data=form)
 
 
-def test_api_upload_report_accept_share_and_precheck(client, store, tmp_path, uid):
+def test_api_upload_report_accept_share_and_precheck(client, store, tmp_path, uid, accounts):
+    as_ = {}
+    for who, role, aff in (("ding", "firm", {"firm": "丁测绘公司"}), ("bing", "firm", {"firm": "丙测绘公司"}),
+                           ("fire", "department", {"department": "消防"}),
+                           ("cad", "department", {"department": "人民防空"})):
+        as_[who] = {"Authorization": f"Bearer {accounts.add(f'{who}-{uid}', role, **aff)[1]}"}
     site = box(X, Y, X + 90, Y + 70)
     code = f"API-{uid}"
     r = post_package(client, boundary_package(tmp_path, [site]), project_code=code, stage="立项用地规划许可",
@@ -56,19 +61,19 @@ def test_api_upload_report_accept_share_and_precheck(client, store, tmp_path, ui
     assert pkg["status"] == "passed" and pkg["stage"] == "land_use" and pkg["item"] == "boundary_survey"
     assert pkg["report"]["figures"]["txt_area_m2"] == pytest.approx(site.area)
     pid = pkg["id"]
-    # another firm cannot read it; the owner can
-    assert client.get(f"/api/surveys/{pid}", params={"reader": "firm:丁测绘公司"}).status_code == 403
-    assert client.get(f"/api/surveys/{pid}", params={"reader": "firm:丙测绘公司"}).status_code == 200
+    # another firm cannot read it (nor learn that it exists); the firm that made it can
+    assert client.get(f"/api/surveys/{pid}", headers=as_["ding"]).status_code == 404
+    assert client.get(f"/api/surveys/{pid}", headers=as_["bing"]).status_code == 200
     assert client.post(f"/api/checks/survey/{pid}", json={}).status_code == 409  # not accepted yet
     # a firm cannot accept; the bureau can
-    assert client.post(f"/api/surveys/{pid}/accept", json={}, params={"reader": "firm:丙测绘公司"}).status_code == 403
+    assert client.post(f"/api/surveys/{pid}/accept", json={}, headers=as_["bing"]).status_code == 403
     r = client.post(f"/api/surveys/{pid}/accept", json={"departments": ["不动产登记", "fire"]})
     assert r.status_code == 200, r.text
     assert r.json()["shared_with"] == ["fire", "property_registration"]
     shared = client.get("/api/surveys/shared/property_registration").json()
     assert pid in [p["id"] for p in shared]
-    assert client.get(f"/api/surveys/{pid}", params={"reader": "department:fire"}).json()["status"] == "accepted"
-    assert client.get(f"/api/surveys/{pid}", params={"reader": "department:civil_air_defence"}).status_code == 403
+    assert client.get(f"/api/surveys/{pid}", headers=as_["fire"]).json()["status"] == "accepted"
+    assert client.get(f"/api/surveys/{pid}", headers=as_["cad"]).status_code == 404
     feats = client.get(f"/api/surveys/{pid}/features").json()
     assert len(feats["features"]) == 1 and feats["features"][0]["properties"]["area_m2"] == pytest.approx(site.area)
     # pre-check from the accepted result = pre-check of the same uploaded file
@@ -149,7 +154,8 @@ def test_cli_submit_list_show_accept_shared_and_check(store, tmp_path, uid):
     assert [p["id"] for p in listed] == [pid]
     assert json.loads(run("surveys", "list", "--project", code, "--as", "firm:别家", "--json").output) == []
     res = run("surveys", "show", str(pid), "--as", "firm:别家", code=1)
-    assert "无权查看" in res.output and "Traceback" not in res.output
+    # another firm is told the package does not exist (it must not learn that it does)
+    assert f"没有测绘成果包 {pid}" in res.output and "Traceback" not in res.output
     text = run("surveys", "show", str(pid)).output
     assert "✓ [consistency]" in text
     acc = json.loads(run("surveys", "accept", str(pid), "--share", "property_registration", "--json").output)

@@ -11,8 +11,8 @@ pytestmark = pytest.mark.postgis
 
 
 @pytest.fixture(scope="module")
-def client(engine, settings):
-    return TestClient(create_app(settings))
+def client(engine, settings, accounts):
+    return TestClient(create_app(settings), headers=accounts.headers("admin"))
 
 
 def test_plans_and_layers(client, store, data_dir, uid):

@@ -25,8 +25,8 @@ AREAS = [5_000.0, 30.5 * 40.25]
 
 
 @pytest.fixture(scope="module")
-def client(engine, settings):
-    return TestClient(create_app(settings))
+def client(engine, settings, accounts):
+    return TestClient(create_app(settings), headers=accounts.headers("admin"))
 
 
 def _upload(client, plan: str, layer: str, path, **form):

@@ -16,8 +16,8 @@ X0, Y0 = 35_480_000.0, 3_990_000.0  # a corner no other test uses
 
 
 @pytest.fixture(scope="module")
-def client(engine, settings):
-    return TestClient(create_app(settings))
+def client(engine, settings, accounts):
+    return TestClient(create_app(settings), headers=accounts.headers("admin"))
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ TO_LONLAT = Transformer.from_crs(4523, 4326, always_xy=True)
 
 
 @pytest.fixture(scope="module")
-def client(engine, settings):
-    return TestClient(create_app(settings))
+def client(engine, settings, accounts):
+    return TestClient(create_app(settings), headers=accounts.headers("admin"))
 
 
 def _tile_of(p, x: float, y: float, z: int) -> tuple[int, int]:

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.postgis
 
 
 @pytest.fixture(scope="module")
-def client(engine, settings):
-    return TestClient(create_app(settings))
+def client(engine, settings, accounts):
+    return TestClient(create_app(settings), headers=accounts.headers("admin"))
 
 
 def test_run_patches_resolutions_and_exports(client, pair):  # noqa: F811

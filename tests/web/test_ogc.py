@@ -34,8 +34,8 @@ def lonlat(geom: shapely.Geometry) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def client(engine, settings):
-    return TestClient(create_app(settings))
+def client(engine, settings, accounts):
+    return TestClient(create_app(settings), headers=accounts.headers("admin"))
 
 
 @pytest.fixture
@@ -206,12 +206,14 @@ def live_server(settings):
     thread.join(timeout=10)
 
 
-def test_gdal_reads_the_service(collection, live_server):
+def test_gdal_reads_the_service(collection, live_server, accounts):
     if shutil.which("ogrinfo") is None:
         if os.environ.get("CI"):
             pytest.fail("ogrinfo (gdal-bin) is required in CI")
         pytest.skip("ogrinfo (gdal-bin) is not installed")
-    env = {**os.environ, "GDAL_HTTP_TIMEOUT": "20"}
+    # A department's GIS sends its API token with every request, as GDAL does with this option.
+    env = {**os.environ, "GDAL_HTTP_TIMEOUT": "20",
+           "GDAL_HTTP_HEADERS": f"Authorization: Bearer {accounts.tokens['department']}"}
     out = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/ogc", collection],
                          check=False, capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr + out.stdout

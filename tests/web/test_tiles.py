@@ -66,8 +66,8 @@ def decode(data: bytes) -> dict:
 
 
 @pytest.fixture(scope="module")
-def client(engine, settings):
-    return TestClient(create_app(settings))
+def client(engine, settings, accounts):
+    return TestClient(create_app(settings), headers=accounts.headers("admin"))
 
 
 @pytest.fixture

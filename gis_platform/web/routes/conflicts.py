@@ -23,7 +23,7 @@ from conflict_checks.conflict_run import run_conflicts
 from gis_platform.core.crs import reproject, store_crs
 from gis_platform.core.db import session_scope
 
-from ..deps import SessionDep, SettingsDep
+from ..deps import PrincipalDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/conflicts", tags=["conflicts 差异图斑"])
 
@@ -55,15 +55,11 @@ class ResolutionUpdate(BaseModel):
     comment: str | None = Field(None, max_length=4000)
 
 
-def _actor(request: Request) -> str:
-    return "web"
-
-
 @router.post("", status_code=200)
-def start(body: ConflictRequest, request: Request, settings: SettingsDep) -> Any:
+def start(body: ConflictRequest, request: Request, settings: SettingsDep, principal: PrincipalDep) -> Any:
     """Run a conflict analysis (or queue it with ``background``)."""
     engine = request.app.state.engine
-    actor = _actor(request)
+    actor = principal.name
 
     def work() -> int:
         return run_conflicts(engine, settings, body.a, body.b, body.profile, min_area=body.min_area_m2,
@@ -139,11 +135,12 @@ def patch_history(run_id: int, patch_no: int, session: SessionDep) -> list[dict[
 
 
 @router.post("/{run_id}/resolutions")
-def resolve(run_id: int, body: ResolutionUpdate, request: Request, session: SessionDep) -> dict[str, Any]:
+def resolve(run_id: int, body: ResolutionUpdate, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Record a status, department and/or comment on patches (by number or in bulk)."""
     done = update_patches(session, run_id, patch_nos=body.patch_nos, category=body.category,
                           min_area=body.min_area_m2, max_area=body.max_area_m2, status=body.status,
-                          department=body.department, comment=body.comment, actor=_actor(request))
+                          department=body.department, comment=body.comment, actor=principal.name,
+                          as_department=principal.user.department if principal.user.role == "department" else None)
     return {"updated": done}
 
 

@@ -13,14 +13,16 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from conflict_checks.precheck import rerun_check, run_check
+from conflict_checks.access import check_visible
+from conflict_checks.precheck import rerun_check
+from conflict_checks.review import check_and_route
 from conflict_checks.schemas import ProjectMeta
 from conflict_checks.site import sites_from_file
 from conflict_checks.submissions import QUEUE_LIMIT, list_submissions, run_map
 from gis_platform.core.errors import PlatformError
 from map_ui.views import TEXT, render_check_form, render_check_result, render_review
 
-from ..deps import SessionDep, SettingsDep
+from ..deps import PrincipalDep, SessionDep, SettingsDep
 from ..uploads import saved_upload
 
 router = APIRouter(include_in_schema=False)
@@ -53,6 +55,7 @@ def check_submit(
     project_type: Annotated[str, Form()] = "ordinary",
     declared_area_m2: Annotated[str, Form()] = "",
     crs: Annotated[str, Form()] = "",
+    *, principal: PrincipalDep,
 ) -> HTMLResponse | RedirectResponse:
     """Run a pre-check from the form; on success go to its result page."""
     lang = _lang(request)
@@ -86,7 +89,7 @@ def check_submit(
         with saved_upload(file, settings) as path:
             upload_dir = f"{path.parent}{os.sep}"
             site = sites_from_file(path, settings, crs=crs.strip() or None)[0]
-        result = run_check(session, settings, site, meta)
+        result = check_and_route(session, settings, site, meta, principal.user)
     except PlatformError as exc:
         message = exc.message(lang)
         if upload_dir:  # a reader's message may quote the private temporary path
@@ -96,8 +99,10 @@ def check_submit(
 
 
 @router.get("/checks/{run_id}", response_class=HTMLResponse)
-def check_result(run_id: int, request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+def check_result(run_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+                 principal: PrincipalDep) -> HTMLResponse:
     """A run: the site and its conflicts on a map, the findings, the verdict, the report link."""
+    check_visible(session, principal.user, run_id)
     data = run_map(session, settings, run_id)
     return HTMLResponse(render_check_result(
         data["result"], site=data["site"], pieces=data["pieces"], context=data["context"],
@@ -105,9 +110,11 @@ def check_result(run_id: int, request: Request, session: SessionDep, settings: S
 
 
 @router.post("/checks/{run_id}/rerun", response_model=None)
-def check_rerun_page(run_id: int, request: Request, session: SessionDep, settings: SettingsDep) -> RedirectResponse:
+def check_rerun_page(run_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+                     principal: PrincipalDep) -> RedirectResponse:
     """Re-run a stored check with its original layer versions and rules; show the new run."""
-    result = rerun_check(session, settings, run_id)
+    check_visible(session, principal.user, run_id)
+    result = rerun_check(session, settings, run_id, actor=principal.name)
     return RedirectResponse(f"/checks/{result.run_id}{_suffix(_lang(request))}", status_code=303)
 
 
@@ -116,8 +123,11 @@ def review(
     request: Request, session: SessionDep, settings: SettingsDep,
     verdict: Annotated[str | None, Query(max_length=20)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    *, principal: PrincipalDep,
 ) -> HTMLResponse:
-    """The review queue: submissions with their latest verdict, status and date."""
-    rows = list_submissions(session, verdict=verdict or None, text=q, limit=QUEUE_LIMIT)
+    """The review queue: submissions with their latest verdict, status and date (a department
+    sees those routed to it)."""
+    dept = principal.user.department if principal.user.role == "department" else None
+    rows = list_submissions(session, verdict=verdict or None, text=q, limit=QUEUE_LIMIT, department=dept)
     return HTMLResponse(render_review(rows, city=settings.city_name, lang=_lang(request), verdict=verdict or None,
                                       q=q, limit=QUEUE_LIMIT))

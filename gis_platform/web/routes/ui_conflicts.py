@@ -35,7 +35,6 @@ from ..deps import SessionDep, SettingsDep
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/conflicts", tags=["conflicts 差异图斑"])
 
-ACTOR = "web"
 CC_SWITCH = "conditional_construction"
 DQ_LABELS = {"overlap": ("图层内部重叠", "overlaps inside the layer"), "gap": ("覆盖范围内缺漏", "gaps inside the coverage")}
 
@@ -147,7 +146,7 @@ def runs_submit(
         switches = {CC_SWITCH: conditional_construction is not None} if CC_SWITCH in prof.switches else {}
         run_id = run_conflicts(request.app.state.engine, settings, a.strip(), b.strip(), profile,
                                min_area=min_area, tolerance=tolerance, switches=switches, engine_name="local",
-                               actor=ACTOR)
+                               actor=request.state.principal.name)
     except PlatformError as exc:
         return again(exc.message(lang), status=int(exc.http_status))
     return RedirectResponse(f"/conflicts/{run_id}{_suffix(lang)}", status_code=303)
