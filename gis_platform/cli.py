@@ -559,8 +559,9 @@ def serve(ctx: Ctx, host: str, port: int) -> None:
     from gis_platform.web.app import create_app
 
     open_store(ctx.settings)
-    click.echo(ctx.t(f"平台已启动：http://{host}:{port}/ （API 文档 /docs）",
-                     f"platform running at http://{host}:{port}/ (API docs at /docs)"))
+    click.echo(ctx.t(f"平台已启动：http://{host}:{port}/ （登录 /login；API 文档 /docs；演示账号见 README）",
+                     f"platform running at http://{host}:{port}/ (sign in at /login; API docs at /docs; "
+                     "demo accounts in the README)"))
     uvicorn.run(create_app(ctx.settings), host=host, port=port, log_level="warning")
 
 
