@@ -14,6 +14,7 @@ the resolutions of the previous run of the same pair whose patches still exist.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
 import multiprocessing
@@ -115,10 +116,19 @@ def _dsn(engine: Engine) -> str:
 _POOLS: dict[int, ProcessPoolExecutor] = {}
 
 
+def _shutdown_pools() -> None:
+    for pool in _POOLS.values():
+        pool.shutdown(wait=False, cancel_futures=True)
+    _POOLS.clear()
+
+
 def _local_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool kept for the life of the process (workers fork from a clean server)."""
+    """A process pool kept for the life of the process (workers fork from a clean server); shut
+    down at exit so a process that ran a conflict analysis still exits promptly."""
     pool = _POOLS.get(workers)
     if pool is None:
+        if not _POOLS:
+            atexit.register(_shutdown_pools)
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["conflict_checks.conflict_tiles"])
         pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
@@ -355,6 +365,11 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
     tiles = grid(tuple(ext.bounds), a.feature_count + b.feature_count, per_tile)
     timings["setup_s"] = time.perf_counter() - t0
 
+    _drop_orphans(engine)
+    # This run's advisory lock, held on its own connection for the whole run, tells a later run
+    # that the run's table is in use (not an orphan of a killed process).
+    lock = engine.connect()
+    lock.execute(queries.TRY_RUN_LOCK, {"ns": queries.RUN_LOCK_KEY, "id": run_id})
     with engine.connect() as c:
         for stmt in queries.stage_ddl(run_id).split(";"):
             c.exec_driver_sql(stmt)
@@ -408,7 +423,26 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
             c.exec_driver_sql(queries.stage_drop(run_id))
             c.commit()
         raise
+    finally:
+        lock.execute(queries.RUN_UNLOCK, {"ns": queries.RUN_LOCK_KEY, "id": run_id})
+        lock.close()
     return run_id
+
+
+def _drop_orphans(engine: Engine) -> list[int]:
+    """Drop the tables of runs whose process died before finishing (SIGKILL, power loss)."""
+    dropped = []
+    with engine.connect() as c:
+        for (rid,) in c.execute(queries.ORPHAN_RUN_TABLES).all():
+            if c.execute(queries.TRY_RUN_LOCK, {"ns": queries.RUN_LOCK_KEY, "id": rid}).scalar_one():
+                try:
+                    c.exec_driver_sql(queries.stage_drop(rid))
+                    c.commit()
+                    dropped.append(rid)
+                finally:
+                    c.execute(queries.RUN_UNLOCK, {"ns": queries.RUN_LOCK_KEY, "id": rid})
+                    c.commit()
+    return dropped
 
 
 def _quality_pass(job: TileJob, a: SideInfo, b: SideInfo, clip: shapely.Geometry | None,

@@ -607,7 +607,8 @@ TASK = text("SELECT * FROM review_tasks WHERE id = :id")
 TASKS_OF_SUBMISSION = text(
     """
     SELECT t.id, t.department, t.rule_keys, t.due_on, t.check_run_id, t.created_at,
-           o.opinion, o.text, o.at AS opinion_at, u.username AS opinion_by,
+           o.id AS opinion_id, o.opinion, o.text, o.at AS opinion_at, u.username AS opinion_by,
+           o.attachment_name, o.attachment_sha256,
            (o.id IS NULL AND t.due_on < CAST(:today AS date)) AS overdue
     FROM review_tasks t
     LEFT JOIN LATERAL (SELECT * FROM review_opinions x WHERE x.task_id = t.id ORDER BY x.id DESC LIMIT 1) o ON true
@@ -721,3 +722,57 @@ PATCH_CURRENT_DEPARTMENTS = text(
     WHERE p.run_id = :run AND p.kept AND p.patch_no = ANY(:nos)
     """
 )
+
+
+# --- review pages and opinion attachments ------------------------------------------------------
+
+OPINION_ATTACHMENT = text(
+    """
+    SELECT o.id, o.attachment_name, o.attachment_sha256, t.submission_id
+    FROM review_opinions o JOIN review_tasks t ON t.id = o.task_id
+    WHERE o.id = :id
+    """
+)
+
+OPINIONS_OF_SUBMISSION = text(
+    """
+    SELECT o.id, o.task_id, t.department, o.opinion, o.text, o.attachment_name, o.attachment_sha256, o.at,
+           u.username AS opinion_by
+    FROM review_opinions o JOIN review_tasks t ON t.id = o.task_id JOIN users u ON u.id = o.actor_id
+    WHERE t.submission_id = :submission_id
+    ORDER BY o.id
+    """
+)
+
+OPEN_TASKS = text(
+    """
+    SELECT t.id, t.department, t.submission_id, t.check_run_id, t.rule_keys, t.due_on, s.name, s.project_code,
+           (t.due_on < CAST(:today AS date)) AS overdue
+    FROM review_tasks t JOIN submissions s ON s.id = t.submission_id
+    WHERE NOT EXISTS (SELECT 1 FROM review_opinions x WHERE x.task_id = t.id)
+    ORDER BY t.due_on, t.department, t.id
+    LIMIT :limit
+    """
+)
+
+FINDINGS_FOR_DISPUTE = text(
+    """
+    SELECT f.finding_no, f.layer_id, f.version_id, f.theme, f.class_code, f.class_raw, f.state, f.severity
+    FROM check_findings f WHERE f.run_id = :run ORDER BY f.finding_no
+    """
+)
+
+# Tables of runs that never finished (the process was killed): not attached, no run row, and no
+# session holds the run's advisory lock (a run in progress holds it for its whole life).
+ORPHAN_RUN_TABLES = text(
+    """
+    SELECT substring(c.relname FROM 'conflict_patches_r([0-9]+)$')::int AS run_id
+    FROM pg_class c
+    WHERE c.relkind = 'r' AND c.relname ~ '^conflict_patches_r[0-9]+$' AND NOT c.relispartition
+      AND NOT EXISTS (SELECT 1 FROM conflict_runs r
+                      WHERE r.id = substring(c.relname FROM 'conflict_patches_r([0-9]+)$')::int)
+    """
+)
+RUN_LOCK_KEY = 0x6C69_6E6B  # advisory-lock namespace of conflict runs
+TRY_RUN_LOCK = text("SELECT pg_try_advisory_lock(:ns, :id)")
+RUN_UNLOCK = text("SELECT pg_advisory_unlock(:ns, :id)")

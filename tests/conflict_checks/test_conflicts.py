@@ -291,3 +291,31 @@ def test_cli_run_exports_and_summary(pair, store, tmp_path):
     assert {(r["department"], r["status"], r["n"]) for r in prog} >= {("市自然资源局", "open", 1)}
     bad = cli("conflicts", "update", rid, "--patch", "999999", "--status", "accepted", ok=False)
     assert "999999" in bad.output and "Traceback" not in bad.output
+
+
+def test_a_killed_run_leaves_nothing_behind(pair, store):
+    """A run whose process died leaves its unattached table; the next run drops it, but never the
+    table of a run still in progress (it holds the run's advisory lock)."""
+    from sqlalchemy import text
+
+    from conflict_checks import queries
+
+    with store.engine.connect() as c:
+        dead, alive = (c.execute(queries.RESERVE_RUN_ID).scalar_one() for _ in range(2))
+        for rid in (dead, alive):
+            for stmt in queries.stage_ddl(rid).split(";"):
+                c.exec_driver_sql(stmt)
+        c.commit()
+    holder = store.engine.connect()
+    holder.execute(queries.TRY_RUN_LOCK, {"ns": queries.RUN_LOCK_KEY, "id": alive})
+    try:
+        run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban")
+        with store.engine.connect() as c:
+            names = set(c.execute(text("SELECT relname FROM pg_class WHERE relname = ANY(:n)"),
+                                  {"n": [queries.stage_name(dead), queries.stage_name(alive)]}).scalars())
+        assert names == {queries.stage_name(alive)}
+    finally:
+        holder.execute(queries.RUN_UNLOCK, {"ns": queries.RUN_LOCK_KEY, "id": alive})
+        holder.exec_driver_sql(queries.stage_drop(alive))
+        holder.commit()
+        holder.close()
