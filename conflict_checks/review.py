@@ -12,6 +12,10 @@ is kept and audited, and a correction item opens for the department that owns th
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
+import re
+import shutil
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,7 @@ from gis_platform.core.account_models import User
 from gis_platform.core.errors import ForbiddenError, InputError, NotFoundError
 
 from . import queries
+from .access import can_see_submission
 
 DEADLINES_FILE = Path(__file__).resolve().parent / "review_deadlines.yaml"
 OPINIONS = {"agree": ("同意", "agree"), "agree_with_conditions": ("有条件同意", "agree with conditions"),
@@ -198,3 +203,158 @@ def check_and_route(session: Session, settings: Any, site: Any, meta: Any, user:
     route_submission(session, result.run_id, result.submission_id,
                      actor=user.username if user is not None else None)
     return result
+
+
+# --- opinion attachments ----------------------------------------------------------------------
+
+# What an opinion may carry: documents and images, recognised by their first bytes as well as
+# their name (a file whose content does not match its extension is refused).
+ATTACHMENT_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
+    "pdf": ("application/pdf", (b"%PDF-",)),
+    "png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    "jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    "jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    "gif": ("image/gif", (b"GIF87a", b"GIF89a")),
+    "tif": ("image/tiff", (b"II*\x00", b"MM\x00*")),
+    "tiff": ("image/tiff", (b"II*\x00", b"MM\x00*")),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", (b"PK\x03\x04",)),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (b"PK\x03\x04",)),
+}
+
+
+def attachments_dir(settings: Any) -> Path:
+    """Where opinion attachments are kept, content-addressed by sha256."""
+    return Path(settings.home_abs) / "attachments"
+
+
+def attachment_name(name: str | None) -> str:
+    """The name an attachment is kept under: its base name only (no directory part, no control
+    or quoting characters); a name that is nothing but a path is refused."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = re.sub(r'[\x00-\x1f\x7f"<>|:*?;]', "", base).strip().lstrip(".").strip()
+    if not base or "." not in base:
+        raise InputError("附件文件名无效", "the attachment has no usable file name", file=name or "")
+    return base[-200:]
+
+
+def keep_attachment(settings: Any, path: Path, name: str | None) -> tuple[str, str]:
+    """Check an uploaded file and keep it under GISPLAT_HOME/attachments/<sha256> (never
+    overwritten: the same content is kept once). Returns (name, sha256)."""
+    clean = attachment_name(name)
+    ext = clean.rsplit(".", 1)[-1].lower()
+    if ext not in ATTACHMENT_TYPES:
+        raise InputError(f"附件格式不支持（可用：{', '.join(sorted(ATTACHMENT_TYPES))}）",
+                         f"unsupported attachment type (allowed: {', '.join(sorted(ATTACHMENT_TYPES))})", file=clean)
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        head = fh.read(16)
+        digest.update(head)
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    if not head:
+        raise InputError("附件为空文件", "the attachment is empty", file=clean)
+    if not head.startswith(ATTACHMENT_TYPES[ext][1]):
+        raise InputError(f"附件内容与扩展名 .{ext} 不符", f"the attachment's content is not .{ext}", file=clean)
+    sha = digest.hexdigest()
+    root = attachments_dir(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / sha
+    if not target.exists():
+        tmp = root / f".{sha}.{os.getpid()}.part"
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+    return clean, sha
+
+
+def _check_opinion(session: Session, task_id: int, user: User, opinion: str, text: str) -> None:
+    task = session.execute(queries.TASK, {"id": task_id}).mappings().one_or_none()
+    if task is None:
+        raise NotFoundError(f"没有审查任务 {task_id}", f"no review task {task_id}")
+    if user.role != "department" or user.department != task["department"]:
+        raise ForbiddenError(f"只有{task['department']}可以填写此审查意见",
+                             f"only {task['department']} can give this opinion")
+    if opinion not in OPINIONS:
+        raise InputError(f"意见“{opinion}”无效（{', '.join(OPINIONS)}）",
+                         f"invalid opinion '{opinion}' ({', '.join(OPINIONS)})")
+    if not (text or "").strip():
+        raise InputError("请填写意见说明", "the opinion needs a text")
+
+
+def give_opinion(session: Session, settings: Any, task_id: int, user: User, opinion: str, text: str, *,
+                 attachment: tuple[Path, str | None] | None = None) -> int:
+    """A department's opinion with an optional attachment (path of the uploaded file, its name):
+    the task and the writer are checked before anything is kept."""
+    _check_opinion(session, task_id, user, opinion, text)
+    name = sha = None
+    if attachment is not None:
+        name, sha = keep_attachment(settings, attachment[0], attachment[1])
+    return record_opinion(session, task_id, user, opinion, text, attachment_name=name, attachment_sha256=sha)
+
+
+def opinion_attachment(session: Session, settings: Any, user: User | None, opinion_id: int) -> dict[str, Any]:
+    """The attachment of an opinion for someone who may see the submission (else 404):
+    ``path``, ``name`` and ``media_type``."""
+    row = session.execute(queries.OPINION_ATTACHMENT, {"id": opinion_id}).mappings().one_or_none()
+    missing = NotFoundError(f"意见 {opinion_id} 没有附件", f"opinion {opinion_id} has no attachment")
+    if row is None or not can_see_submission(session, user, row["submission_id"]):
+        raise missing
+    sha = (row["attachment_sha256"] or "").strip()
+    if not re.fullmatch(r"[0-9a-f]{64}", sha):
+        raise missing
+    path = attachments_dir(settings) / sha
+    if not path.is_file():
+        raise missing
+    name = attachment_name(row["attachment_name"] or f"attachment-{opinion_id}.bin")
+    ext = name.rsplit(".", 1)[-1].lower()
+    media = ATTACHMENT_TYPES.get(ext, ("application/octet-stream", ()))[0]
+    return {"path": path, "name": name, "media_type": media}
+
+
+# --- what the review pages show ----------------------------------------------------------------
+
+
+def submission_of_run(session: Session, run_id: int) -> int:
+    """The submission a check run belongs to."""
+    sid = session.execute(queries.RUN_SUBMISSION, {"id": run_id}).scalar_one_or_none()
+    if sid is None:
+        raise NotFoundError(f"没有检查记录 {run_id}", f"no check run {run_id}")
+    return int(sid)
+
+
+def run_review(session: Session, user: User, run_id: int, *, today: dt.date | None = None) -> dict[str, Any]:
+    """The review section of a check's result page, for ``user``: every department's task with
+    its latest opinion, every opinion given, decisions, the marks on findings, the stored finding
+    rows (for marking one as wrong) and what the user may do."""
+    sid = submission_of_run(session, run_id)
+    progress = review_progress(session, sid, today=today)
+    opinions = [dict(r) for r in session.execute(queries.OPINIONS_OF_SUBMISSION, {"submission_id": sid}).mappings()]
+    staff = user.role in ("admin", "bureau", "department")
+    own = [t["id"] for t in progress["tasks"] if user.role == "department" and t["department"] == user.department]
+    return {
+        **progress, "opinions": opinions,
+        "disputes": disputes_of_run(session, run_id) if staff else [],
+        "findings": [dict(r) for r in session.execute(queries.FINDINGS_FOR_DISPUTE, {"run": run_id}).mappings()]
+        if staff else [],
+        "own_tasks": own, "can_decide": user.role in ("admin", "bureau"), "can_dispute": staff,
+    }
+
+
+def review_overview(session: Session, user: User, *, department: str | None = None,
+                    today: dt.date | None = None, limit: int = 500) -> dict[str, Any]:
+    """The review task page: a department reviewer's own queue and correction items; for the
+    bureau every department's open tasks (oldest deadline first) with the overdue count, or one
+    department's queue and correction items when ``department`` is given."""
+    today = today or dt.date.today()
+    if user.role == "department" or department:
+        dept = (user.department if user.role == "department" else department) or ""
+        tasks = department_queue(session, dept, today=today)
+        return {"department": dept, "tasks": tasks, "overdue": sum(1 for t in tasks if t["overdue"]),
+                "corrections": corrections_for(session, dept), "all_departments": False, "per_department": {}}
+    tasks = [dict(r) for r in session.execute(queries.OPEN_TASKS, {"today": today, "limit": limit}).mappings()]
+    per_dept: dict[str, dict[str, int]] = {}
+    for t in tasks:
+        d = per_dept.setdefault(t["department"], {"open": 0, "overdue": 0})
+        d["open"] += 1
+        d["overdue"] += int(bool(t["overdue"]))
+    return {"department": None, "tasks": tasks, "overdue": sum(1 for t in tasks if t["overdue"]),
+            "per_department": per_dept, "corrections": [], "all_departments": True}

@@ -44,12 +44,12 @@ def _inside(base: Path, rel: str) -> Path | None:
     """``base/rel`` when it is an existing file inside ``base`` (no ``..``, no absolute paths)."""
     if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:
         return None
-    path = (base / rel).resolve()
     try:
+        path = (base / rel).resolve()
         path.relative_to(base)
-    except ValueError:
+        return path if path.is_file() else None
+    except (ValueError, OSError):  # outside base; or a name the file system refuses (too long…)
         return None
-    return path if path.is_file() else None
 
 
 def vendor_file(package: str, rel: str, configured: Path | None = None) -> Path | None:

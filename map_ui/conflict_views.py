@@ -104,7 +104,7 @@ def _lang(lang: str) -> str:
 
 
 def _context(lang: str, path: str, city: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
-    ctx = _common(lang, path, city, query)
+    ctx = _common(lang, path, city, query, staff=True)  # conflict pages are for staff only
     ctx["t"] = TEXT[lang]
     ctx["conflicts_active"] = True
     ctx["conflict_assets"] = {"js": CONFLICTS_JS, "css": CONFLICTS_CSS}

@@ -26,8 +26,9 @@ TEXT = {
 }
 
 
-def render_home(plans: list[dict[str, Any]], layers: list[dict[str, Any]], *, city: str, lang: str = "zh") -> str:
+def render_home(plans: list[dict[str, Any]], layers: list[dict[str, Any]], *, city: str, lang: str = "zh",
+                role: str | None = None) -> str:
     """The catalogue page."""
     return _ENV.get_template("home.html").render(
-        plans=plans, layers=layers, lang=lang, t=TEXT[lang], **nav_context(lang, "/", city),
+        plans=plans, layers=layers, lang=lang, t=TEXT[lang], **nav_context(lang, "/", city, role=role),
     )

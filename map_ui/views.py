@@ -100,20 +100,26 @@ def _lang(lang: str) -> str:
     return "en" if lang == "en" else "zh"
 
 
-def _common(lang: str, path: str, city: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What every page's frame needs: words, navigation, the language switch link."""
+STAFF_ROLES = frozenset({"admin", "bureau", "department"})
+
+
+def _common(lang: str, path: str, city: str, query: dict[str, Any] | None = None, *,
+            role: str | None = None, staff: bool = False) -> dict[str, Any]:
+    """What every page's frame needs: words, navigation, the language switch link (staff also
+    get the review task link)."""
     t = TEXT[lang]
     q = {k: v for k, v in (query or {}).items() if v not in (None, "") and k != "lang"}
     suffix = "?lang=en" if lang == "en" else ""
     return {"lang": lang, "t": t, "nt": t, "city": city, "assets": page_assets(), "path": path,
             "nav": [{"key": k, "href": href + suffix, "label": t[k], "active": href == path} for k, href in NAV],
-            "switch_href": f"{path}?{urlencode({**q, 'lang': t['switch_lang']})}", "lang_q": suffix}
+            "switch_href": f"{path}?{urlencode({**q, 'lang': t['switch_lang']})}", "lang_q": suffix,
+            "nav_staff": staff or role in STAFF_ROLES, "reviews_active": path == "/reviews"}
 
 
-def nav_context(lang: str, path: str, city: str) -> dict[str, Any]:
+def nav_context(lang: str, path: str, city: str, *, role: str | None = None) -> dict[str, Any]:
     """The navigation bar's context for pages that have their own words (the catalogue)."""
-    ctx = _common(_lang(lang), path, city)
-    return {k: ctx[k] for k in ("nav", "nt", "switch_href", "city")}
+    ctx = _common(_lang(lang), path, city, role=role)
+    return {k: ctx[k] for k in ("nav", "nt", "switch_href", "city", "nav_staff", "reviews_active")}
 
 
 def _words(lang: str, keys: tuple[str, ...]) -> dict[str, str]:
@@ -125,7 +131,8 @@ def _words(lang: str, keys: tuple[str, ...]) -> dict[str, str]:
 
 def render_map(layers: list[dict[str, Any]], *, city: str, lang: str = "zh", basemap: str = "none",
                tianditu_key: str | None = None, extent_lonlat: tuple[float, float, float, float],
-               view: dict[str, float] | None = None, assets_missing: list[str] | None = None) -> str:
+               view: dict[str, float] | None = None, assets_missing: list[str] | None = None,
+               role: str | None = None) -> str:
     """The one-map page.
 
     ``layers``: dicts with ``id``, ``ref``, ``title``, ``plan``, ``plan_name``, ``plan_kind``,
@@ -156,7 +163,7 @@ def render_map(layers: list[dict[str, Any]], *, city: str, lang: str = "zh", bas
         "t": _words(lang, ("applies", "applies_hint", "loading", "nothing", "missing_themes", "class", "severity",
                            "rule", "citation", "department", "plan", "layer", "point", "error")),
     }
-    ctx = _common(lang, "/map", city)
+    ctx = _common(lang, "/map", city, role=role)
     return _ENV.get_template("map.html").render(
         **ctx, groups=list(groups.values()), legend=legend(items, lang), config=config,
         assets_missing=assets_missing or [],
@@ -167,12 +174,12 @@ def render_map(layers: list[dict[str, Any]], *, city: str, lang: str = "zh", bas
 
 
 def render_check_form(*, city: str, lang: str = "zh", values: dict[str, Any] | None = None,
-                      error: str | None = None, problems: list[str] | None = None) -> str:
+                      error: str | None = None, problems: list[str] | None = None, role: str | None = None) -> str:
     """The upload form; with ``error`` it is shown again with the message and the values kept."""
     lang = _lang(lang)
     types = [(k, v[0] if lang == "zh" else v[1]) for k, v in PROJECT_TYPES.items()]
     return _ENV.get_template("check_form.html").render(
-        **_common(lang, "/checks/new", city), values=values or {}, error=error, problems=problems or [],
+        **_common(lang, "/checks/new", city, role=role), values=values or {}, error=error, problems=problems or [],
         project_types=types,
     )
 
@@ -181,7 +188,8 @@ def render_check_form(*, city: str, lang: str = "zh", values: dict[str, Any] | N
 
 
 def render_check_result(result: dict[str, Any], *, site: dict[str, Any], pieces: list[dict[str, Any]],
-                        context: list[dict[str, Any]], city: str, lang: str = "zh") -> str:
+                        context: list[dict[str, Any]], city: str, lang: str = "zh",
+                        review: dict[str, Any] | None = None, role: str | None = None) -> str:
     """The result page of a run: the site and the conflicting pieces on a map, findings, verdict.
 
     ``site``, ``pieces`` and ``context`` geometries are GeoJSON in lon/lat (they are small).
@@ -193,8 +201,10 @@ def render_check_result(result: dict[str, Any], *, site: dict[str, Any], pieces:
     layers = result.get("layers") or []
     order = {"applies": 0, "no_data": 1, "does_not_apply": 2}
     rows = [_layer_row(f, lang) for f in sorted(layers, key=lambda f: order.get(f.get("state"), 3))]
+    targets = _dispute_targets(review, lang)
     for row, f in zip(rows, sorted(layers, key=lambda f: order.get(f.get("state"), 3))):
         row["theme"] = f.get("theme")
+        row["targets"] = targets.get(f.get("version_id"), []) if f.get("version_id") is not None else []
     slope, use = result.get("slope"), result.get("use")
     extra = []
     if slope:
@@ -202,18 +212,20 @@ def render_check_result(result: dict[str, Any], *, site: dict[str, Any], pieces:
                       "state": slope.get("state"), "area": num(slope.get("area_above_m2")),
                       "share": pct(slope.get("share_above")), "severity": slope.get("severity") or "none",
                       "sev_label": _label(SEVERITIES, slope.get("severity"), lang),
-                      "rule": (slope.get("rule") or {}).get("message_zh" if lang == "zh" else "message_en")})
+                      "rule": (slope.get("rule") or {}).get("message_zh" if lang == "zh" else "message_en"),
+                      "targets": targets.get("slope", [])})
     if use:
         extra.append({"title": t["use_check"], "state_label": _label(STATES, use.get("state"), lang),
                       "state": use.get("state"), "area": num(use.get("incompatible_area_m2")),
                       "share": pct(use.get("incompatible_share")), "severity": use.get("severity") or "none",
                       "sev_label": _label(SEVERITIES, use.get("severity"), lang),
-                      "rule": (use.get("rule") or {}).get("message_zh" if lang == "zh" else "message_en")})
+                      "rule": (use.get("rule") or {}).get("message_zh" if lang == "zh" else "message_en"),
+                      "targets": targets.get("use", [])})
     run_id = result.get("run_id")
     config = {"site": site, "pieces": pieces, "context": context, "severity_colours": SEVERITY_COLOURS,
               "site_label": t["site_legend"]}
     return _ENV.get_template("check_result.html").render(
-        **_common(lang, f"/checks/{run_id}", city), r=result, meta=meta, run_id=run_id,
+        **_common(lang, f"/checks/{run_id}", city, role=role), r=result, meta=meta, run_id=run_id,
         verdict=result.get("verdict"), verdict_label=_label(VERDICTS, result.get("verdict"), lang),
         reasons=[{"severity": x.get("severity"), "sev_label": _label(SEVERITIES, x.get("severity"), lang),
                   "text": x.get("zh") if lang == "zh" else x.get("en")} for x in result.get("reasons") or []],
@@ -221,7 +233,7 @@ def render_check_result(result: dict[str, Any], *, site: dict[str, Any], pieces:
         checked_at=when(result.get("checked_at")), rows=rows, extra=extra,
         area={"plane": num(area.get("plane_area_m2")), "ha": num(area.get("plane_area_ha"), 4),
               "declared": num(area.get("declared_area_m2")), "flagged": area.get("flagged")},
-        pieces=pieces, config=config, colours=SEVERITY_COLOURS,
+        pieces=pieces, config=config, colours=SEVERITY_COLOURS, review=_review_section(review, lang),
     )
 
 
@@ -229,7 +241,7 @@ def render_check_result(result: dict[str, Any], *, site: dict[str, Any], pieces:
 
 
 def render_review(rows: list[dict[str, Any]], *, city: str, lang: str = "zh", verdict: str | None = None,
-                  q: str | None = None, limit: int | None = None) -> str:
+                  q: str | None = None, limit: int | None = None, role: str | None = None) -> str:
     """The review queue: each submission's latest run with verdict, status and date."""
     lang = _lang(lang)
     t = TEXT[lang]
@@ -242,7 +254,7 @@ def render_review(rows: list[dict[str, Any]], *, city: str, lang: str = "zh", ve
                       "status": "changed" if r.get("data_changed") else "current"})
     verdicts = [(k, v[0] if lang == "zh" else v[1]) for k, v in VERDICTS.items()]
     return _ENV.get_template("review.html").render(
-        **_common(lang, "/review", city, {"verdict": verdict, "q": q}), rows=items, verdicts=verdicts,
+        **_common(lang, "/review", city, {"verdict": verdict, "q": q}, role=role), rows=items, verdicts=verdicts,
         verdict=verdict, q=q or "", limit=limit, colours=SEVERITY_COLOURS,
     )
 
@@ -264,3 +276,152 @@ def render_login(*, city: str, lang: str = "zh", next_url: str = "/", username: 
     ctx = _common(lang, "/login", city)
     return _ENV.get_template("login.html").render(**ctx, w=LOGIN_TEXT[lang], next=next_url, username=username,
                                                   error=error)
+
+
+# ------------------------------------------------------------------ parallel review (联审联批)
+
+REVIEW_TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "reviews": "审查任务", "review_section": "联审联批", "reviews_title": "联审联批审查任务",
+        "task_department": "审查部门", "task_rules": "触发规则", "deadline": "办理期限", "overdue": "已超期",
+        "on_time": "未超期", "opinion": "审查意见", "opinion_text": "意见说明", "opinion_by": "填写人",
+        "opinion_at": "填写时间", "attachment": "附件", "attachment_hint": "可选：PDF、图片、DOCX 或 XLSX",
+        "no_opinion": "尚未填写", "give_opinion": "填写审查意见", "submit_opinion": "提交意见", "task": "审查任务",
+        "decision_title": "审批决定", "decision": "决定", "decision_text": "决定说明", "decided_by": "决定人",
+        "decided_at": "决定时间", "submit_decision": "记录决定", "no_decision": "尚未作出决定",
+        "no_tasks": "本次检查未触发任何部门审查", "answered": "已回复", "all_opinions": "全部意见记录",
+        "dispute": "标记有误", "dispute_reason": "理由（如图斑边界错位）", "submit_dispute": "提交标记",
+        "disputes": "检查结果标记与更正", "finding_no": "结果序号", "marked_by": "标记人", "marked_at": "标记时间",
+        "correction_department": "更正部门", "correction_status": "更正状态", "comment": "说明",
+        "no_disputes": "尚无标记", "project": "项目", "open_result": "查看检查结果",
+        "open_tasks": "各部门待办审查任务", "my_tasks": "本部门审查任务", "overdue_count": "超期任务",
+        "open_count": "待办任务", "no_review_tasks": "没有审查任务", "corrections": "数据更正事项",
+        "no_corrections": "没有更正事项", "update": "更新", "reason": "理由", "at": "时间",
+        "department_filter": "部门", "all_departments": "全部部门", "show": "查看", "status_state": "状态",
+        "answered_label": "已回复",
+        "op_agree": "同意", "op_agree_with_conditions": "有条件同意", "op_disagree": "不同意",
+        "dec_approved": "批准", "dec_approved_with_conditions": "有条件批准", "dec_rejected": "不予批准",
+        "cs_open": "待处理", "cs_in_progress": "处理中", "cs_corrected": "已更正", "cs_rejected": "不予更正",
+    },
+    "en": {
+        "reviews": "Reviews", "review_section": "Parallel review (联审联批)", "reviews_title": "Review tasks (联审联批)",
+        "task_department": "Department", "task_rules": "Rules", "deadline": "Deadline", "overdue": "overdue",
+        "on_time": "on time", "opinion": "Opinion", "opinion_text": "Text", "opinion_by": "By",
+        "opinion_at": "Given at", "attachment": "Attachment", "attachment_hint": "optional: PDF, image, DOCX or XLSX",
+        "no_opinion": "not yet given", "give_opinion": "Give the opinion", "submit_opinion": "Submit the opinion",
+        "task": "Task", "decision_title": "Decision", "decision": "Decision", "decision_text": "Reasons",
+        "decided_by": "By", "decided_at": "Decided at", "submit_decision": "Record the decision",
+        "no_decision": "no decision yet", "no_tasks": "This check routed nothing to any department",
+        "answered": "answered", "all_opinions": "Every opinion given",
+        "dispute": "Mark as wrong", "dispute_reason": "Reason (e.g. a misplaced boundary)",
+        "submit_dispute": "Mark", "disputes": "Findings marked as wrong and their correction",
+        "finding_no": "Finding", "marked_by": "Marked by", "marked_at": "Marked at",
+        "correction_department": "Correcting department", "correction_status": "Correction", "comment": "Comment",
+        "no_disputes": "nothing marked", "project": "Project", "open_result": "Open the check result",
+        "open_tasks": "Open tasks of every department", "my_tasks": "Our department's review tasks",
+        "overdue_count": "Overdue", "open_count": "Open", "no_review_tasks": "No review task",
+        "corrections": "Data correction items", "no_corrections": "No correction item", "update": "Update",
+        "reason": "Reason", "at": "At", "department_filter": "Department", "all_departments": "All departments",
+        "show": "Show", "status_state": "Status", "answered_label": "answered",
+        "op_agree": "agree", "op_agree_with_conditions": "agree with conditions", "op_disagree": "disagree",
+        "dec_approved": "approved", "dec_approved_with_conditions": "approved with conditions",
+        "dec_rejected": "rejected",
+        "cs_open": "open", "cs_in_progress": "in progress", "cs_corrected": "corrected", "cs_rejected": "not corrected",
+    },
+}
+for _lang_key, _words_of_lang in TEXT.items():
+    _words_of_lang.update(REVIEW_TEXT[_lang_key])
+
+OPINION_KEYS = ("agree", "agree_with_conditions", "disagree")
+DECISION_KEYS = ("approved", "approved_with_conditions", "rejected")
+CORRECTION_KEYS = ("open", "in_progress", "corrected", "rejected")
+ATTACHMENT_ACCEPT = ".pdf,.png,.jpg,.jpeg,.gif,.tif,.tiff,.docx,.xlsx"
+
+
+def _word(lang: str, prefix: str, key: Any) -> str:
+    return TEXT[lang].get(f"{prefix}_{key}", str(key or "—")) if key else "—"
+
+
+def _day(value: Any) -> str:
+    return str(value)[:10] if value else "—"
+
+
+def _opinion_row(o: dict[str, Any], lang: str, *, at_key: str = "at", by_key: str = "opinion_by",
+                 id_key: str = "id") -> dict[str, Any]:
+    oid = o.get(id_key)
+    return {"opinion": o.get("opinion"), "label": _word(lang, "op", o.get("opinion")), "text": o.get("text"),
+            "by": o.get(by_key), "at": when(o.get(at_key)) if o.get(at_key) else "—",
+            "department": o.get("department"),
+            "attachment": {"name": o["attachment_name"], "href": f"/api/reviews/opinions/{oid}/attachment"}
+            if o.get("attachment_name") and oid is not None else None}
+
+
+def _dispute_targets(review: dict[str, Any] | None, lang: str) -> dict[Any, list[dict[str, Any]]]:
+    """The stored finding rows a reviewer may mark, by the version of their layer (slope and
+    planned-use checks by name)."""
+    out: dict[Any, list[dict[str, Any]]] = {}
+    if not review or not review.get("can_dispute"):
+        return out
+    for f in review.get("findings") or []:
+        if f.get("layer_id") is not None:
+            key: Any = f.get("version_id")
+        elif f.get("theme") == "slope":
+            key = "slope"
+        else:
+            key = "use"
+        code = f.get("class_code") or f.get("class_raw") or ""
+        out.setdefault(key, []).append({"no": f["finding_no"],
+                                        "label": f"#{f['finding_no']} {code} {_label(STATES, f.get('state'), lang)}"
+                                        .replace("  ", " ").strip()})
+    return out
+
+
+def _review_section(review: dict[str, Any] | None, lang: str) -> dict[str, Any] | None:
+    """The review section of the result page, as words and links."""
+    if review is None:
+        return None
+    tasks = []
+    for t in review.get("tasks") or []:
+        tasks.append({"id": t["id"], "department": t["department"], "rules": ", ".join(t.get("rule_keys") or []),
+                      "due": _day(t.get("due_on")), "overdue": bool(t.get("overdue")),
+                      "latest": _opinion_row(t, lang, at_key="opinion_at", id_key="opinion_id")
+                      if t.get("opinion") else None})
+    own = set(review.get("own_tasks") or [])
+    decisions = [{"decision": d["decision"], "label": _word(lang, "dec", d["decision"]), "text": d.get("text"),
+                  "by": d.get("decided_by"), "at": when(d.get("at"))} for d in review.get("decisions") or []]
+    disputes = [{"id": d["id"], "finding_no": d["finding_no"], "reason": d.get("reason"), "by": d.get("marked_by"),
+                 "at": when(d.get("at")), "department": d.get("correction_department") or "—",
+                 "status": d.get("status"), "status_label": _word(lang, "cs", d.get("status")),
+                 "comment": d.get("comment")} for d in review.get("disputes") or []]
+    return {
+        "tasks": tasks, "own_tasks": [t for t in tasks if t["id"] in own],
+        "opinions": [_opinion_row(o, lang) for o in review.get("opinions") or []],
+        "decisions": decisions, "decision": decisions[-1] if decisions else None,
+        "answered": review.get("answered", 0), "overdue": review.get("overdue", 0),
+        "disputes": disputes, "can_decide": bool(review.get("can_decide")),
+        "can_dispute": bool(review.get("can_dispute")),
+        "opinion_choices": [(k, _word(lang, "op", k)) for k in OPINION_KEYS],
+        "decision_choices": [(k, _word(lang, "dec", k)) for k in DECISION_KEYS],
+        "accept": ATTACHMENT_ACCEPT,
+    }
+
+
+def render_reviews(data: dict[str, Any], *, role: str, city: str, lang: str = "zh") -> str:
+    """The review task page: a department's queue (deadlines, overdue highlighted, links to the
+    result pages) and its correction items; for the bureau every department's open tasks."""
+    lang = _lang(lang)
+    tasks = [{**t, "due": _day(t.get("due_on")), "rules": ", ".join(t.get("rule_keys") or []),
+              "overdue": bool(t.get("overdue")), "answered": bool(t.get("opinion")),
+              "opinion_label": _word(lang, "op", t.get("opinion")) if t.get("opinion") else None}
+             for t in data.get("tasks") or []]
+    corrections = [{**c, "at": when(c.get("at")), "status_label": _word(lang, "cs", c.get("status"))}
+                   for c in data.get("corrections") or []]
+    per_dept = sorted((data.get("per_department") or {}).items())
+    return _ENV.get_template("reviews.html").render(
+        **_common(lang, "/reviews", city, {"department": data.get("department")} if role != "department" else None,
+                  role=role),
+        tasks=tasks, corrections=corrections, per_department=per_dept, overdue=data.get("overdue", 0),
+        department=data.get("department"), all_departments=bool(data.get("all_departments")),
+        is_department=role == "department",
+        statuses=[(k, _word(lang, "cs", k)) for k in CORRECTION_KEYS],
+    )

@@ -28,6 +28,7 @@ from .routes import (
     ui_checks,
     ui_conflicts,
     ui_map,
+    ui_reviews,
 )
 
 # Pages load nothing from outside the platform (Leaflet and its plugins are served locally);
@@ -40,7 +41,7 @@ BASEMAP_HOSTS = {"none": "", "osm": " https://tile.openstreetmap.org",
 
 # Every router of the app (the authorisation matrix test walks the same list).
 ROUTERS = tuple(m.router for m in (accounts, catalogue, checks, conflicts, reviews, pages, ui_map, ui_checks,
-                                   run_tiles, tiles, ogc, surveys)) + (ui_conflicts.api, ui_conflicts.router)
+                                   ui_reviews, run_tiles, tiles, ogc, surveys)) + (ui_conflicts.api, ui_conflicts.router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -26,7 +26,10 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction is committed before the response is sent, so a browser
+# that follows a redirect after a form post (sign-in, an opinion, a decision) reads what was
+# just written; by default FastAPI would commit only after the response had gone out.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_principal(request: Request) -> Principal:

@@ -96,6 +96,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/checks/{run_id}/disputes"): _r(STAFF),
     ("GET", "/api/corrections"): _r(STAFF),
     ("POST", "/api/corrections/{dispute_id}"): _r(STAFF),
+    ("GET", "/api/reviews/opinions/{opinion_id}/attachment"): _r(STAFF, "owner", hide=True),
+    ("GET", "/reviews"): _r(STAFF),
+    ("POST", "/checks/{run_id}/opinion"): _r("department"),
+    ("POST", "/checks/{run_id}/decision"): _r(BUREAU),
+    ("POST", "/checks/{run_id}/dispute"): _r(STAFF),
+    ("POST", "/reviews/corrections/{dispute_id}"): _r(STAFF),
     # --- conflict runs (差异图斑)
     ("POST", "/api/conflicts"): _r(BUREAU),
     ("GET", "/api/conflicts/jobs/{job_id}"): _r(BUREAU),

@@ -19,7 +19,9 @@ CHUNK = 1 << 20
 def safe_name(name: str | None) -> str:
     """A file name without any directory part or control characters (its suffix is kept)."""
     base = (name or "upload").replace("\\", "/").rsplit("/", 1)[-1]
-    base = re.sub(r"[\x00-\x1f]", "", base).strip() or "upload"
+    base = re.sub(r"[\x00-\x1f]", "", base).strip()
+    if base.strip(".") == "":  # "", "." and ".." are directories, never file names
+        base = "upload"
     return base[-200:]
 
 

@@ -5,23 +5,31 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from conflict_checks.access import check_visible, submission_visible
 from conflict_checks.review import (
+    ATTACHMENT_TYPES,
+    OPINIONS,
+    attachment_name,
     corrections_for,
     decide,
     department_queue,
     dispute_finding,
     disputes_of_run,
-    record_opinion,
+    give_opinion,
+    opinion_attachment,
     review_progress,
     update_correction,
 )
-from gis_platform.core.errors import ForbiddenError
+from gis_platform.core.errors import ForbiddenError, InputError
 
-from ..deps import PrincipalDep, SessionDep
+from ..deps import PrincipalDep, SessionDep, SettingsDep
+from ..uploads import saved_upload
 
 router = APIRouter(tags=["review 联审联批"])
 
@@ -64,10 +72,52 @@ def tasks(session: SessionDep, principal: PrincipalDep, department: str | None =
     return department_queue(session, department)
 
 
-@router.post("/api/reviews/tasks/{task_id}/opinion", status_code=201)
-def opinion(task_id: int, body: Opinion, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
-    """Give the department's opinion on its task (each opinion is kept; the newest counts)."""
-    return {"opinion_id": record_opinion(session, task_id, principal.user, body.opinion, body.text)}
+_OPINION_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": Opinion.model_json_schema()},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["opinion", "text"], "properties": {
+        "opinion": {"type": "string", "enum": list(OPINIONS)}, "text": {"type": "string", "maxLength": 4000},
+        "file": {"type": "string", "format": "binary",
+                 "description": "optional attachment: " + ", ".join(sorted(ATTACHMENT_TYPES))}}}}}}}
+
+
+@router.post("/api/reviews/tasks/{task_id}/opinion", status_code=201, openapi_extra=_OPINION_BODY)
+async def opinion(task_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+                  principal: PrincipalDep) -> dict[str, Any]:
+    """Give the department's opinion on its task (each opinion is kept; the newest counts).
+    JSON ``{opinion, text}``, or a form (multipart) with ``opinion``, ``text`` and an optional
+    ``file`` attachment (PDF, image, DOCX or XLSX, within the upload size limit)."""
+    upload: StarletteUpload | None = None
+    if request.headers.get("content-type", "").startswith(("multipart/form-data",
+                                                           "application/x-www-form-urlencoded")):
+        form = await request.form()
+        fields = {k: form.get(k) for k in ("opinion", "text")}
+        value = form.get("file")
+        if isinstance(value, StarletteUpload) and (value.filename or "").strip():
+            upload = value
+    else:
+        try:
+            fields = await request.json()
+        except ValueError as exc:
+            raise InputError("请求体不是有效的 JSON", "the body is not valid JSON") from exc
+    body = Opinion.model_validate(fields)
+
+    def give() -> int:
+        if upload is None:
+            return give_opinion(session, settings, task_id, principal.user, body.opinion, body.text)
+        attachment_name(upload.filename)  # a name that is only a path is refused before anything is written
+        with saved_upload(upload, settings) as path:  # type: ignore[arg-type]
+            return give_opinion(session, settings, task_id, principal.user, body.opinion, body.text,
+                                attachment=(path, upload.filename))
+
+    return {"opinion_id": await run_in_threadpool(give)}
+
+
+@router.get("/api/reviews/opinions/{opinion_id}/attachment", response_class=FileResponse)
+def attachment(opinion_id: int, session: SessionDep, settings: SettingsDep, principal: PrincipalDep) -> FileResponse:
+    """Download an opinion's attachment (for whoever may see the submission), always as a download."""
+    a = opinion_attachment(session, settings, principal.user, opinion_id)
+    return FileResponse(a["path"], media_type=a["media_type"], filename=a["name"],
+                        headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/api/submissions/{submission_id}/review")

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from conflict_checks.access import check_visible
 from conflict_checks.precheck import rerun_check
-from conflict_checks.review import check_and_route
+from conflict_checks.review import check_and_route, run_review
 from conflict_checks.schemas import ProjectMeta
 from conflict_checks.site import sites_from_file
 from conflict_checks.submissions import QUEUE_LIMIT, list_submissions, run_map
@@ -37,9 +37,9 @@ def _suffix(lang: str) -> str:
 
 
 @router.get("/checks/new", response_class=HTMLResponse)
-def check_form(request: Request, settings: SettingsDep) -> HTMLResponse:
+def check_form(request: Request, settings: SettingsDep, principal: PrincipalDep) -> HTMLResponse:
     """The pre-check upload form."""
-    return HTMLResponse(render_check_form(city=settings.city_name, lang=_lang(request)))
+    return HTMLResponse(render_check_form(city=settings.city_name, lang=_lang(request), role=principal.user.role))
 
 
 @router.post("/checks/new", response_class=HTMLResponse, response_model=None)
@@ -65,7 +65,7 @@ def check_submit(
 
     def again(message: str, problems: list[str] | None = None, status: int = 422) -> HTMLResponse:
         session.rollback()  # nothing of a refused check is kept
-        return HTMLResponse(render_check_form(city=settings.city_name, lang=lang, values=values,
+        return HTMLResponse(render_check_form(city=settings.city_name, lang=lang, values=values, role=principal.user.role,
                                               error=message, problems=problems), status_code=status)
 
     if file is None or not (file.filename or "").strip():
@@ -106,6 +106,7 @@ def check_result(run_id: int, request: Request, session: SessionDep, settings: S
     data = run_map(session, settings, run_id)
     return HTMLResponse(render_check_result(
         data["result"], site=data["site"], pieces=data["pieces"], context=data["context"],
+        review=run_review(session, principal.user, run_id), role=principal.user.role,
         city=settings.city_name, lang=_lang(request)))
 
 
@@ -130,4 +131,4 @@ def review(
     dept = principal.user.department if principal.user.role == "department" else None
     rows = list_submissions(session, verdict=verdict or None, text=q, limit=QUEUE_LIMIT, department=dept)
     return HTMLResponse(render_review(rows, city=settings.city_name, lang=_lang(request), verdict=verdict or None,
-                                      q=q, limit=QUEUE_LIMIT))
+                                      q=q, limit=QUEUE_LIMIT, role=principal.user.role))

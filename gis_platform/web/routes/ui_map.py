@@ -15,7 +15,7 @@ from map_ui.views import render_map
 from plans.models import PLAN_KINDS
 from plans.service import layer_versions, list_layers
 
-from ..deps import SessionDep, SettingsDep
+from ..deps import PrincipalDep, SessionDep, SettingsDep
 
 router = APIRouter(include_in_schema=False)
 CACHE = {"Cache-Control": "public, max-age=86400"}
@@ -49,7 +49,7 @@ def _bounds(extent: object, settings: Settings) -> list[float] | None:
 
 
 @router.get("/map", response_class=HTMLResponse)
-def one_map(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+def one_map(request: Request, session: SessionDep, settings: SettingsDep, principal: PrincipalDep) -> HTMLResponse:
     """Every active vector layer from vector tiles, grouped by plan; click for what applies."""
     lang = _lang(request)
     layers = []
@@ -68,7 +68,7 @@ def one_map(request: Request, session: SessionDep, settings: SettingsDep) -> HTM
     return HTMLResponse(render_map(
         layers, city=settings.city_name, lang=lang, basemap=settings.basemap,
         tianditu_key=settings.tianditu_key, extent_lonlat=settings.extent_lonlat, view=_view(request),
-        assets_missing=missing(settings.node_modules_dir)))
+        assets_missing=missing(settings.node_modules_dir), role=principal.user.role))
 
 
 @router.get("/assets/vendor/{package}/{path:path}")
