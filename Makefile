@@ -1,7 +1,8 @@
 # 多规合一 GIS platform — set-up and everyday commands for Debian/Ubuntu.
 #   make run    install everything, start the embedded PostGIS, load the Dingxi demo data, serve
 #   make test   install everything and run the tests against a real embedded PostGIS
-#   make bench  run the benchmarks (see bench/README.md): bench-ingest, bench-precheck, bench-conflict
+#   make bench  run the benchmarks (see bench/README.md): bench-ingest, bench-precheck, bench-conflict,
+#               bench-tile
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,7 +11,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS   := postgresql-15 postgresql-15-postgis-3 gdal-bin libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk chromium
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench bench-ingest bench-precheck bench-conflict system venv assets lint clean-store
+.PHONY: run test bench bench-ingest bench-precheck bench-conflict bench-tile system venv assets lint clean-store
 
 system:
 	@if ! dpkg -s $(DEBS) >/dev/null 2>&1; then \
@@ -54,7 +55,7 @@ test: system venv assets
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
-bench: bench-ingest bench-precheck bench-conflict
+bench: bench-ingest bench-precheck bench-conflict bench-tile
 
 bench-ingest: system venv
 	$(BIN)/python -m bench.ingest_bench --repeat 5
@@ -64,6 +65,9 @@ bench-precheck: system venv
 
 bench-conflict: system venv
 	$(BIN)/python -m bench.conflict_bench --sizes 100000,500000
+
+bench-tile: system venv
+	$(BIN)/python -m bench.tile_bench
 
 clean-store:
 	-$(BIN)/gisplat db stop

@@ -58,8 +58,17 @@ class Settings(BaseSettings):
     session_hours: int = Field(12, ge=1, le=24 * 30)
     token_days: int = Field(90, ge=1, le=3650)
     write_rate_per_minute: int = Field(120, ge=1)
+    # Seconds a signed-in caller is remembered by a server process (0: look up every request).
+    # Revoking a token or signing out through the same process takes effect at once.
+    auth_cache_s: float = Field(5.0, ge=0)
     # OGC API - Features: the largest page a client may ask for (larger limits are served at this).
     ogc_max_limit: int = Field(10_000, ge=1)
+    # Vector tiles: bytes of encoded tiles each server process keeps in memory (an LRU keyed by
+    # layer version, z/x/y and recipe; 0 disables it), and for how many seconds a layer's newest
+    # version is trusted without asking the store (0: asked on every request). A load made in the
+    # same process is seen at once; one made by another process (CLI, other workers) within the TTL.
+    tile_cache_bytes: int = Field(256 * 1024 * 1024, ge=0)
+    tile_version_ttl_s: float = Field(5.0, ge=0)
     # Map pages: the basemap under the plan layers. "none" (default) makes no request outside the
     # platform; "osm" and "tianditu" (天地图, needs a key) load tiles from those services.
     basemap: Literal["none", "osm", "tianditu"] = "none"

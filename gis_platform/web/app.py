@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 
 from conflict_checks.bootstrap import prepare_store
 from gis_platform import __version__
 from gis_platform.core.errors import PlatformError
 from gis_platform.core.settings import Settings, get_settings, production_problems
 
-from .auth import RateLimiter, enforce
+from .auth import PrincipalCache, RateLimiter, enforce
 from .errors import add_exception_handlers
 from .jobs import JobRegistry
 from .routes import (
@@ -44,6 +44,37 @@ ROUTERS = tuple(m.router for m in (accounts, catalogue, checks, conflicts, revie
                                    ui_reviews, run_tiles, tiles, ogc, surveys)) + (ui_conflicts.api, ui_conflicts.router)
 
 
+class SecurityHeaders:
+    """Security headers on every response (a plain ASGI middleware: no per-request task)."""
+
+    def __init__(self, app: Any, csp: str, hsts: bool) -> None:
+        self.app, self.csp, self.hsts = app, csp.encode(), hsts
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope.get("path", "").startswith("/docs")
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                         (b"referrer-policy", b"same-origin"),
+                         (b"permissions-policy", b"geolocation=(), camera=(), microphone=()")]
+                if self.hsts:
+                    extra.append((b"strict-transport-security", b"max-age=31536000"))
+                ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if ctype.startswith(b"text/html") and not docs:
+                    extra.append((b"content-security-policy", self.csp))
+                headers += [(k, v) for k, v in extra if k not in names]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app on a running, migrated store (refused in production with unsafe settings)."""
     settings = settings or get_settings()
@@ -64,23 +95,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = prepare_store(settings)
     app.state.jobs = JobRegistry()
     app.state.limiter = RateLimiter()
+    app.state.principals = PrincipalCache(settings.auth_cache_s)
     add_exception_handlers(app)
     csp = CSP.format(basemap=BASEMAP_HOSTS.get(settings.basemap, ""))
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        h = response.headers
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("Permissions-Policy", "geolocation=(), camera=(), microphone=()")
-        if settings.cookie_secure:
-            h.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if h.get("content-type", "").startswith("text/html") and not request.url.path.startswith("/docs"):
-            h.setdefault("Content-Security-Policy", csp)
-        return response
-
+    app.add_middleware(SecurityHeaders, csp=csp, hsts=settings.cookie_secure)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -45,26 +45,79 @@ def unsign(settings: Settings, value: str) -> str | None:
     return sid
 
 
+class PrincipalCache:
+    """Callers recently authenticated, for ``ttl`` seconds, so a burst of requests (map tiles)
+    does not look the token up in the store each time. Signing out or revoking a token through
+    this process clears it at once; elsewhere it takes effect within ``ttl``."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._items: dict[str, tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Principal | None:
+        if self.ttl <= 0:
+            return None
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[1] <= time.monotonic():
+                self._items.pop(key, None)
+                return None
+            return item[0]
+
+    def put(self, key: str, principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[key] = (principal, time.monotonic() + self.ttl)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def _credential(request: Request) -> tuple[str, str] | None:
+    """("token", secret) or ("session", id) from the request, else None."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return "token", header[7:].strip()
+    if SESSION_COOKIE in request.cookies:
+        sid = unsign(request.app.state.settings, request.cookies[SESSION_COOKIE])
+        if sid is not None:
+            return "session", sid
+    return None
+
+
+def _cache_key(cred: tuple[str, str]) -> str:
+    return cred[0] + ":" + hashlib.sha256(cred[1].encode()).hexdigest()
+
+
 def principal_of(request: Request) -> Principal | None:
-    """The caller, from a bearer token or a session cookie (cached on the request)."""
+    """The caller, from a bearer token or a session cookie (cached on the request, and for a few
+    seconds in the app's principal cache)."""
     if hasattr(request.state, "principal"):
         return request.state.principal  # type: ignore[no-any-return]
-    settings: Settings = request.app.state.settings
+    cred = _credential(request)
     principal = None
-    header = request.headers.get("authorization", "")
-    engine = request.app.state.engine
-    if header.lower().startswith("bearer "):
-        with session_scope(engine) as s:
-            principal = Principal(user_for_token(s, header[7:].strip()), "token")
-    elif SESSION_COOKIE in request.cookies:
-        sid = unsign(settings, request.cookies[SESSION_COOKIE])
-        if sid is not None:
-            try:
+    if cred is not None:
+        cache: PrincipalCache = request.app.state.principals
+        principal = cache.get(_cache_key(cred))
+        if principal is None:
+            engine = request.app.state.engine
+            if cred[0] == "token":
                 with session_scope(engine) as s:
-                    user, csrf = session_user(s, sid)
-                principal = Principal(user, "session", csrf)
-            except AuthError:
-                principal = None
+                    principal = Principal(user_for_token(s, cred[1]), "token")
+            else:
+                try:
+                    with session_scope(engine) as s:
+                        user, csrf = session_user(s, cred[1])
+                    principal = Principal(user, "session", csrf)
+                except AuthError:
+                    principal = None
+            if principal is not None:
+                cache.put(_cache_key(cred), principal)
     request.state.principal = principal
     return principal
 
@@ -110,7 +163,15 @@ async def enforce(request: Request) -> None:
     rule = rule_for(request)
     if rule is None:
         raise ForbiddenError("此操作未开放", "this operation is not open to anyone")
-    principal = await run_in_threadpool(principal_of, request)
+    if hasattr(request.state, "principal"):
+        principal = request.state.principal
+    else:
+        cred = _credential(request)
+        cached = request.app.state.principals.get(_cache_key(cred)) if cred else None
+        if cached is not None or cred is None:
+            request.state.principal = principal = cached
+        else:  # a store lookup: off the event loop
+            principal = await run_in_threadpool(principal_of, request)
     if rule.public:
         return
     if principal is None:

@@ -76,6 +76,7 @@ def logout(request: Request, session: SessionDep, settings: SettingsDep, princip
     sid = unsign(settings, request.cookies.get(SESSION_COOKIE, ""))
     if sid:
         close_session(session, sid, principal.name)
+        request.app.state.principals.clear()
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
     resp.delete_cookie(CSRF_COOKIE, path="/")
@@ -135,11 +136,12 @@ def add_token(body: NewToken, session: SessionDep, settings: SettingsDep, princi
 
 
 @router.delete("/api/me/tokens/{token_id}")
-def drop_token(token_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def drop_token(token_id: int, request: Request, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Revoke one of the caller's tokens."""
     if token_id not in {t.id for t in tokens_of(session, principal.user)}:
         raise NotFoundError(f"没有令牌 {token_id}", f"no token {token_id}")
     revoke_token(session, token_id, principal.name)
+    request.app.state.principals.clear()
     return {"revoked": token_id}
 
 
