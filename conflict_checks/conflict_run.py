@@ -299,6 +299,23 @@ def _gaps(conn: psycopg.Connection, side: str, own_vid: int, other_vid: int, def
 
 # --- the run -------------------------------------------------------------------------------
 
+def check_request(engine: Engine, a_ref: str, b_ref: str, profile_name: str,
+                  switches: dict[str, bool] | None = None) -> None:
+    """Refuse a run that cannot start (unknown profile, switch or layer, wrong scheme) before it
+    is queued, so a background run fails at once with the same message."""
+    book = profile_book()
+    profile = book.profile(profile_name)
+    for key in switches or {}:
+        if key not in profile.switches:
+            raise InputError(f"比对方案“{profile.zh}”没有开关 {key}", f"profile '{profile.en}' has no switch '{key}'")
+    with session_scope(engine) as s:
+        a, b = _side(s, a_ref), _side(s, b_ref)
+        if a.layer_id == b.layer_id:
+            raise InputError("两侧是同一图层", "both sides are the same layer")
+        check_side_scheme(profile, "A", a.scheme, a.ref)
+        check_side_scheme(profile, "B", b.scheme, b.ref)
+
+
 def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, profile_name: str = "landuse_vs_urban",
                   *, min_area: float | None = None, tolerance: float | None = None,
                   switches: dict[str, bool] | None = None, engine_name: str = "local",

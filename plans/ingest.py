@@ -8,8 +8,6 @@ deployment extent, classify, then COPY in the caller's transaction.
 from __future__ import annotations
 
 import tempfile
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,9 +211,7 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
     polygons = req.geometry == "polygon"
 
     def prepare(start: int, stop: int) -> _Prepared | None:
-        """The geometry half of a chunk: check, 2D, reproject, extent, measures, WKB. Shapely
-        releases the GIL, so this runs in a worker thread while the main thread classifies and
-        COPYs the previous chunk. Chunks are prepared in order (one worker)."""
+        """The geometry half of a chunk: check, 2D, reproject, extent, measures, WKB."""
         chunk = checker.check(raw[start:stop], labels[start:stop], offset=start)
         if checker.failed:
             return None  # keep checking to report every problem; nothing more is sent
@@ -230,16 +226,12 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
                          shapely.total_bounds(geoms),
                          shapely.to_wkb(geoms, byte_order=1, include_srid=False, hex=True))
 
-    starts = list(range(0, n, CHUNK))
-    with PartitionWriter(session, version_id, settings.store_srid) as writer, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="gisplat-ingest") as pool:
-        pending = deque(pool.submit(prepare, a, min(a + CHUNK, n)) for a in starts[:2])
-        for k, start in enumerate(starts):
+    # (A worker thread preparing the next chunk was tried: the GIL-bound halves of both threads
+    # then wait on each other and the load is slower, so chunks are prepared in line.)
+    with PartitionWriter(session, version_id, settings.store_srid) as writer:
+        for start in range(0, n, CHUNK):
             stop = min(start + CHUNK, n)
-            prep = pending.popleft().result()
-            if k + 2 < len(starts):
-                nxt = starts[k + 2]
-                pending.append(pool.submit(prepare, nxt, min(nxt + CHUNK, n)))
+            prep = prepare(start, stop)
             if prep is None:
                 continue
             had_z = had_z or prep.had_z

@@ -30,6 +30,9 @@ from gis_platform.core.settings import Settings, get_settings  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 
+# One live server and one Chromium for the whole session (Playwright's sync API runs one at a time).
+pytest_plugins = ["tests.browser_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:

@@ -120,10 +120,15 @@ def revoke_token(session: Session, token_id: int, actor: str) -> None:
 
 def user_for_token(session: Session, secret: str) -> User:
     """The user of a bearer token, if it exists, is not revoked or expired, and the user is active."""
+    return token_holder(session, secret)[0]
+
+
+def token_holder(session: Session, secret: str) -> tuple[User, dt.datetime]:
+    """The user of a live bearer token and when the token expires."""
     row = session.execute(queries.user_and_token(_digest(secret))).first()
     if row is None or row[1].revoked_at is not None or row[1].expires_at <= _now() or not row[0].active:
         raise AuthError("令牌无效、已过期或已撤销", "the token is invalid, expired or revoked")
-    return row[0]
+    return row[0], row[1].expires_at
 
 
 def open_session(session: Session, user: User, *, hours: int = 12) -> tuple[str, str]:

@@ -10,6 +10,7 @@ cookie-authenticated write must carry the session's CSRF token (``csrf_token`` f
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import threading
@@ -19,7 +20,7 @@ from collections import defaultdict, deque
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from gis_platform.core.accounts import Principal, session_user, user_for_token
+from gis_platform.core.accounts import Principal, session_user, token_holder
 from gis_platform.core.db import session_scope
 from gis_platform.core.errors import AuthError, ForbiddenError, NotFoundError, RateLimitError
 from gis_platform.core.settings import Settings
@@ -65,13 +66,15 @@ class PrincipalCache:
                 return None
             return item[0]
 
-    def put(self, key: str, principal: Principal) -> None:
-        if self.ttl <= 0:
+    def put(self, key: str, principal: Principal, until: float | None = None) -> None:
+        """Remember a caller for ``ttl`` seconds, never past ``until`` (seconds left on its token)."""
+        ttl = self.ttl if until is None else min(self.ttl, until)
+        if ttl <= 0:
             return
         with self._lock:
             if len(self._items) > 10_000:
                 self._items.clear()
-            self._items[key] = (principal, time.monotonic() + self.ttl)
+            self._items[key] = (principal, time.monotonic() + ttl)
 
     def clear(self) -> None:
         with self._lock:
@@ -106,9 +109,12 @@ def principal_of(request: Request) -> Principal | None:
         principal = cache.get(_cache_key(cred))
         if principal is None:
             engine = request.app.state.engine
+            until: float | None = None
             if cred[0] == "token":
                 with session_scope(engine) as s:
-                    principal = Principal(user_for_token(s, cred[1]), "token")
+                    user, expires_at = token_holder(s, cred[1])
+                principal = Principal(user, "token")
+                until = (expires_at - dt.datetime.now(dt.UTC)).total_seconds()
             else:
                 try:
                     with session_scope(engine) as s:
@@ -117,7 +123,7 @@ def principal_of(request: Request) -> Principal | None:
                 except AuthError:
                     principal = None
             if principal is not None:
-                cache.put(_cache_key(cred), principal)
+                cache.put(_cache_key(cred), principal, until)
     request.state.principal = principal
     return principal
 

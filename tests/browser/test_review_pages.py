@@ -62,7 +62,7 @@ def _signed_in(browser, live_server, accounts, settings, role: str):
 
 
 def page_recorder(pg, base: str):
-    from tests.browser.conftest import Recorder
+    from tests.browser_fixtures import Recorder
 
     rec = Recorder(base)
     pg.on("request", lambda r: rec.requests.append(r.url))

@@ -19,7 +19,7 @@ from pyproj import CRS
 
 from conflict_checks.conflict_export import export_layer, export_summary
 from conflict_checks.conflict_results import data_quality, get_run, history, list_runs, patches, progress, update_patches
-from conflict_checks.conflict_run import run_conflicts
+from conflict_checks.conflict_run import check_request, run_conflicts
 from gis_platform.core.crs import reproject, store_crs
 from gis_platform.core.db import session_scope
 
@@ -67,6 +67,7 @@ def start(body: ConflictRequest, request: Request, settings: SettingsDep, princi
                              actor=actor)
 
     if body.background:
+        check_request(engine, body.a, body.b, body.profile, body.switches)
         job = request.app.state.jobs.submit("conflict_run", work, body.model_dump())
         return JSONResponse({"job_id": job.id, "status": job.status,
                              "status_url": f"/api/conflicts/jobs/{job.id}"}, status_code=202)

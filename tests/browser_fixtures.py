@@ -1,4 +1,5 @@
-"""Browser fixtures: the app served by uvicorn on a free port (on the test store) and Debian's
+"""Browser fixtures, a pytest plugin of tests/conftest.py shared by tests/browser and
+tests/security: the app served by uvicorn on a free port (on the test store) and Debian's
 headless Chromium driven by Playwright. Every request the page makes and every console error
 is recorded, so tests can assert that nothing leaves the platform."""
 
@@ -18,7 +19,7 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+NODE_MODULES = Path(__file__).resolve().parents[1] / "node_modules"
 
 
 def _need(ok: bool, why: str) -> None:
