@@ -405,7 +405,7 @@ def finish(conn: psycopg.Connection, job: TileJob, tile_no: int, p: Pieces) -> t
     cc, cn = admin.get("county", (none, none))
     tc, tn = admin.get("township", (none, none))
     sh = "20" + int(job.srid).to_bytes(4, "little").hex()
-    wkb = shapely.to_wkb(p.geoms, byte_order=1, include_srid=False, hex=True)
+    wkb = [b.hex() for b in shapely.to_wkb(p.geoms, byte_order=1, include_srid=False)]
     base = tile_no * PATCHES_PER_TILE
     kept = reason == None  # noqa: E711 (object array)
     cols = [

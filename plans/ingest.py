@@ -147,7 +147,7 @@ class _Prepared:
     had_z: bool
     area: float
     bounds: np.ndarray
-    wkb_hex: np.ndarray | None
+    wkb: np.ndarray | None
 
 
 def _classify(classifier: Classifier | None, values: list[Any] | None, n: int) -> Classified:
@@ -224,7 +224,7 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
             return _Prepared(bad, z, 0.0, np.zeros(4), None)
         return _Prepared(bad, z, float(shapely.area(geoms).sum()) if polygons else 0.0,
                          shapely.total_bounds(geoms),
-                         shapely.to_wkb(geoms, byte_order=1, include_srid=False, hex=True))
+                         shapely.to_wkb(geoms, byte_order=1, include_srid=False))
 
     # (A worker thread preparing the next chunk was tried: the GIL-bound halves of both threads
     # then wait on each other and the load is slower, so chunks are prepared in line.)
@@ -246,7 +246,7 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
             bounds = np.array([min(bounds[0], b[0]), min(bounds[1], b[1]),
                                max(bounds[2], b[2]), max(bounds[3], b[3])])
             writer.write(None, attrs.iloc[start:stop], classified.code, classified.raw,
-                         classified.status, wkb_hex=prep.wkb_hex)
+                         classified.status, wkb=prep.wkb)
         if checker.failed:
             raise checker.error()
         if outside:
