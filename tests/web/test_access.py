@@ -270,3 +270,21 @@ def test_production_refuses_the_development_secret(settings):
     with pytest.raises(PlatformError, match="COOKIE_SECURE"):
         create_app(insecure)
     assert Settings().environment == "development"
+
+
+def test_the_audit_log_cannot_be_changed(engine, app, accounts):
+    """Each write leaves an entry; the database itself refuses to change or delete one."""
+    admin = as_(app, accounts.tokens["admin"])
+    r = admin.post("/api/plans", json={"code": "audit-probe-plan", "name": "审计测试", "kind": "sectoral"})
+    assert r.status_code == 201, r.text
+    entries = admin.get("/api/audit", params={"limit": 50}).json()
+    mine = [e for e in entries if e["action"] == "plan.create" and "audit-probe-plan" in e["target"]]
+    assert mine and mine[0]["actor"] == accounts.users["admin"].username
+    with engine.connect() as c:
+        for sql in ("UPDATE audit_log SET actor = 'someone else' WHERE id = :id",
+                    "DELETE FROM audit_log WHERE id = :id"):
+            with pytest.raises(Exception, match="never changed"):
+                c.execute(text(sql), {"id": mine[0]["id"]})
+            c.rollback()
+        assert c.execute(text("SELECT actor FROM audit_log WHERE id = :id"),
+                         {"id": mine[0]["id"]}).scalar_one() == accounts.users["admin"].username

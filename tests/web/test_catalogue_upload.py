@@ -48,7 +48,7 @@ def test_create_plan(client, uid):
     assert client.get(f"/api/plans/api2-{uid}").status_code == 404
 
 
-def test_upload_versions_and_layer_id(client, store, tmp_path, uid):
+def test_upload_versions_and_layer_id(client, store, tmp_path, uid, accounts):
     plan = store.plan(f"up-{uid}")
     path = write_vector(tmp_path / "zones.geojson", SHAPES, "EPSG:4523", DLBM=["0701", "0103"])
     r = _upload(client, plan, "ghyd", path, class_field="DLBM", scheme="gb2023", theme="planned_land_use",
@@ -57,7 +57,7 @@ def test_upload_versions_and_layer_id(client, store, tmp_path, uid):
     v1 = r.json()
     assert v1["version"] == 1 and v1["feature_count"] == 2 and v1["source_name"] == "zones.geojson"
     assert v1["total_area_m2"] == pytest.approx(sum(AREAS), abs=0.01)
-    assert v1["layer"] == f"{plan}/ghyd" and v1["loaded_by"] == "web"
+    assert v1["layer"] == f"{plan}/ghyd" and v1["loaded_by"] == accounts.users["admin"].username  # who uploaded
     r2 = _upload(client, plan, "ghyd", path)
     assert r2.status_code == 201 and r2.json()["version"] == 2
     versions = client.get(f"/api/layers/{plan}/ghyd/versions").json()

@@ -27,12 +27,11 @@ from plans.service import (
     resolve_layer,
 )
 
-from ..deps import SessionDep, SettingsDep
+from ..deps import PrincipalDep, SessionDep, SettingsDep
 from ..uploads import safe_name, saved_upload
 
 router = APIRouter(prefix="/api", tags=["catalogue 规划目录"])
 
-ACTOR = "web"
 _MEDIA = {"gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json", "shp": "application/zip"}
 
 
@@ -43,11 +42,11 @@ def plans_index(session: SessionDep) -> list[PlanPublic]:
 
 
 @router.post("/plans", response_model=PlanPublic, status_code=201)
-def plan_create(body: PlanCreate, session: SessionDep) -> PlanPublic:
+def plan_create(body: PlanCreate, session: SessionDep, principal: PrincipalDep) -> PlanPublic:
     """Add a plan; its code must be new (409 otherwise). 登记规划。"""
     plan = create_plan(session, code=body.code, name=body.name, kind=body.kind, authority=body.authority,
                        status=body.status, approved_on=body.approved_on, effective_from=body.effective_from,
-                       effective_to=body.effective_to, description=body.description, actor=ACTOR)
+                       effective_to=body.effective_to, description=body.description, actor=principal.name)
     return PlanPublic.of(plan)
 
 
@@ -111,6 +110,7 @@ def layer_upload(
     coverage: Annotated[str | None, Form(max_length=400, description="features | extent | PLAN/LAYER")] = None,
     geometry: Annotated[Literal["polygon", "line", "point"], Form()] = "polygon",
     kind: Annotated[str | None, Form(max_length=40, description="规划不存在时按此类型创建 / create the plan with this kind")] = None,
+    *, principal: PrincipalDep,
 ) -> dict[str, object]:
     """Load an uploaded file as a new version of PLAN/LAYER (the layer is created on first load).
 
@@ -127,7 +127,7 @@ def layer_upload(
                 path=path, plan=plan, layer=layer, class_field=_opt(class_field), scheme=_opt(scheme),
                 theme=_opt(theme), title=_opt(title), crs=_opt(crs), encoding=_opt(encoding),
                 source_layer=_opt(source_layer), repair=repair, geometry=geometry, plan_kind=_opt(kind),
-                display_name=name, actor=ACTOR, coverage=_opt(coverage)))
+                display_name=name, actor=principal.name, coverage=_opt(coverage)))
             row = VersionPublic.of(v).model_dump(mode="json")
     except PlatformError as exc:
         if tmp_dir:

@@ -117,14 +117,15 @@ def api_features(package_id: int, session: SessionDep, settings: SettingsDep, pr
 @router.post("/api/surveys/{package_id}/accept", response_model=PackagePublic)
 def api_accept(package_id: int, body: AcceptRequest, session: SessionDep, settings: SettingsDep, principal: PrincipalDep) -> dict[str, Any]:
     """The bureau accepts a package: published once, shared with the departments."""
-    return accept_package(session, settings, package_id, reader=_reader(principal), departments=body.departments,
+    return accept_package(session, settings, package_id, reader=_reader(principal), actor=principal.name,
+                          departments=body.departments,
                           publish=body.publish)
 
 
 @router.post("/api/surveys/{package_id}/return", response_model=PackagePublic)
 def api_return(package_id: int, body: ReturnRequest, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """The bureau returns a package with a reason."""
-    return return_package(session, package_id, reason=body.reason, reader=_reader(principal))
+    return return_package(session, package_id, reason=body.reason, reader=_reader(principal), actor=principal.name)
 
 
 @router.post("/api/checks/survey/{package_id}", response_model=CheckResult)
@@ -242,7 +243,8 @@ def page_accept(package_id: int, request: Request, session: SessionDep, settings
                 departments: Annotated[list[str] | None, Form()] = None,
                 *, principal: PrincipalDep) -> RedirectResponse:
     """Accept from the package page (the departments ticked, else the manifest's)."""
-    accept_package(session, settings, package_id, reader=_reader(principal), departments=departments or None)
+    accept_package(session, settings, package_id, reader=_reader(principal), departments=departments or None,
+                   actor=principal.name)
     return RedirectResponse(f"/surveys/{package_id}{_suffix(_lang(request))}", status_code=303)
 
 
@@ -250,5 +252,5 @@ def page_accept(package_id: int, request: Request, session: SessionDep, settings
 def page_return(package_id: int, request: Request, session: SessionDep,
                 reason: Annotated[str, Form()] = "", *, principal: PrincipalDep) -> RedirectResponse:
     """Return from the package page with a reason."""
-    return_package(session, package_id, reason=reason, reader=_reader(principal))
+    return_package(session, package_id, reason=reason, reader=_reader(principal), actor=principal.name)
     return RedirectResponse(f"/surveys/{package_id}{_suffix(_lang(request))}", status_code=303)
