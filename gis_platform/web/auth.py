@@ -177,7 +177,12 @@ async def enforce(request: Request) -> None:
         if cached is not None or cred is None:
             request.state.principal = principal = cached
         else:  # a store lookup: off the event loop
-            principal = await run_in_threadpool(principal_of, request)
+            try:
+                principal = await run_in_threadpool(principal_of, request)
+            except AuthError:
+                if not rule.public:
+                    raise
+                principal = request.state.principal = None  # a stale token does not bar sign-in
     if rule.public:
         return
     if principal is None:

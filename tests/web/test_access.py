@@ -288,3 +288,12 @@ def test_the_audit_log_cannot_be_changed(engine, app, accounts):
             c.rollback()
         assert c.execute(text("SELECT actor FROM audit_log WHERE id = :id"),
                          {"id": mine[0]["id"]}).scalar_one() == accounts.users["admin"].username
+
+
+def test_a_stale_token_does_not_bar_signing_in(app, anon, accounts):
+    stale = as_(app, "gpt_long-revoked-token")
+    assert stale.get("/api/me").status_code == 401
+    r = stale.post("/api/auth/token", json={"username": accounts.users["owner"].username,
+                                            "password": "test-password-123"})
+    assert r.status_code == 201 and r.json()["user"]["role"] == "owner"
+    assert stale.get("/healthz").status_code == 200
