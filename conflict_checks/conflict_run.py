@@ -299,21 +299,32 @@ def _gaps(conn: psycopg.Connection, side: str, own_vid: int, other_vid: int, def
 
 # --- the run -------------------------------------------------------------------------------
 
+def _profile(profile_name: str, switches: dict[str, bool] | None) -> Profile:
+    """The named profile, once every switch asked for is one of its own."""
+    profile = profile_book().profile(profile_name)
+    for key in switches or {}:
+        if key not in profile.switches:
+            raise InputError(f"比对方案“{profile.zh}”没有开关 {key}", f"profile '{profile.en}' has no switch '{key}'")
+    return profile
+
+
+def _sides(s: Session, profile: Profile, a_ref: str, b_ref: str) -> tuple[SideInfo, SideInfo]:
+    """Both sides, refused when they are one layer or a scheme the profile does not read."""
+    a, b = _side(s, a_ref), _side(s, b_ref)
+    if a.layer_id == b.layer_id:
+        raise InputError("两侧是同一图层", "both sides are the same layer")
+    check_side_scheme(profile, "A", a.scheme, a.ref)
+    check_side_scheme(profile, "B", b.scheme, b.ref)
+    return a, b
+
+
 def check_request(engine: Engine, a_ref: str, b_ref: str, profile_name: str,
                   switches: dict[str, bool] | None = None) -> None:
     """Refuse a run that cannot start (unknown profile, switch or layer, wrong scheme) before it
     is queued, so a background run fails at once with the same message."""
-    book = profile_book()
-    profile = book.profile(profile_name)
-    for key in switches or {}:
-        if key not in profile.switches:
-            raise InputError(f"比对方案“{profile.zh}”没有开关 {key}", f"profile '{profile.en}' has no switch '{key}'")
+    profile = _profile(profile_name, switches)
     with session_scope(engine) as s:
-        a, b = _side(s, a_ref), _side(s, b_ref)
-        if a.layer_id == b.layer_id:
-            raise InputError("两侧是同一图层", "both sides are the same layer")
-        check_side_scheme(profile, "A", a.scheme, a.ref)
-        check_side_scheme(profile, "B", b.scheme, b.ref)
+        _sides(s, profile, a_ref, b_ref)
 
 
 def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, profile_name: str = "landuse_vs_urban",
@@ -326,11 +337,8 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
         raise InputError(f"未知的计算引擎“{engine_name}”（local 或 dask）",
                          f"unknown engine '{engine_name}' (local or dask)")
     book = profile_book()
-    profile = book.profile(profile_name)
     switches = dict(switches or {})
-    for key in switches:
-        if key not in profile.switches:
-            raise InputError(f"比对方案“{profile.zh}”没有开关 {key}", f"profile '{profile.en}' has no switch '{key}'")
+    profile = _profile(profile_name, switches)
     params = {"min_area_m2": DEFAULT_MIN_AREA_M2 if min_area is None else float(min_area),
               "tolerance_m": DEFAULT_TOLERANCE_M if tolerance is None else float(tolerance),
               "switches": {k: switches.get(k, bool(sw.get("default", True))) for k, sw in profile.switches.items()}}
@@ -343,11 +351,7 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
     srid = settings.store_srid
 
     with session_scope(engine) as s:
-        a, b = _side(s, a_ref), _side(s, b_ref)
-        if a.layer_id == b.layer_id:
-            raise InputError("两侧是同一图层", "both sides are the same layer")
-        check_side_scheme(profile, "A", a.scheme, a.ref)
-        check_side_scheme(profile, "B", b.scheme, b.ref)
+        a, b = _sides(s, profile, a_ref, b_ref)
         spec_a = _crosswalk_spec(s, book, profile, a, params["switches"])
         spec_b = _crosswalk_spec(s, book, profile, b, params["switches"])
         clips = [c for c in (_coverage_clip(s, a), _coverage_clip(s, b)) if c is not None]

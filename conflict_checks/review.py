@@ -87,21 +87,16 @@ def route_submission(session: Session, run_id: int, submission_id: int, *, today
 def record_opinion(session: Session, task_id: int, user: User, opinion: str, text: str, *,
                    attachment_name: str | None = None, attachment_sha256: str | None = None) -> int:
     """A department's opinion on its own task (a new row each time; earlier ones are kept)."""
-    task = session.execute(queries.TASK, {"id": task_id}).mappings().one_or_none()
-    if task is None:
-        raise NotFoundError(f"没有审查任务 {task_id}", f"no review task {task_id}")
-    if user.role != "department" or user.department != task["department"]:
-        raise ForbiddenError(f"只有{task['department']}可以填写此审查意见",
-                             f"only {task['department']} can give this opinion")
-    if opinion not in OPINIONS:
-        raise InputError(f"意见“{opinion}”无效（{', '.join(OPINIONS)}）",
-                         f"invalid opinion '{opinion}' ({', '.join(OPINIONS)})")
-    if not (text or "").strip():
-        raise InputError("请填写意见说明", "the opinion needs a text")
+    task = _check_opinion(session, task_id, user, opinion, text)
+    return _insert_opinion(session, task, user, opinion, text, attachment_name, attachment_sha256)
+
+
+def _insert_opinion(session: Session, task: Any, user: User, opinion: str, text: str,
+                    attachment_name: str | None, attachment_sha256: str | None) -> int:
     oid = session.execute(queries.INSERT_OPINION, {
-        "task_id": task_id, "opinion": opinion, "text": text.strip(), "attachment_name": attachment_name,
+        "task_id": task["id"], "opinion": opinion, "text": text.strip(), "attachment_name": attachment_name,
         "attachment_sha256": attachment_sha256, "actor_id": user.id}).scalar_one()
-    audit.record(session, "review.opinion", f"review_task:{task_id}", user.username, opinion_id=oid,
+    audit.record(session, "review.opinion", f"review_task:{task['id']}", user.username, opinion_id=oid,
                  opinion=opinion, submission_id=task["submission_id"])
     return int(oid)
 
@@ -266,7 +261,8 @@ def keep_attachment(settings: Any, path: Path, name: str | None) -> tuple[str, s
     return clean, sha
 
 
-def _check_opinion(session: Session, task_id: int, user: User, opinion: str, text: str) -> None:
+def _check_opinion(session: Session, task_id: int, user: User, opinion: str, text: str) -> Any:
+    """The task, once the writer, the opinion and its text are checked."""
     task = session.execute(queries.TASK, {"id": task_id}).mappings().one_or_none()
     if task is None:
         raise NotFoundError(f"没有审查任务 {task_id}", f"no review task {task_id}")
@@ -278,17 +274,18 @@ def _check_opinion(session: Session, task_id: int, user: User, opinion: str, tex
                          f"invalid opinion '{opinion}' ({', '.join(OPINIONS)})")
     if not (text or "").strip():
         raise InputError("请填写意见说明", "the opinion needs a text")
+    return task
 
 
 def give_opinion(session: Session, settings: Any, task_id: int, user: User, opinion: str, text: str, *,
                  attachment: tuple[Path, str | None] | None = None) -> int:
     """A department's opinion with an optional attachment (path of the uploaded file, its name):
     the task and the writer are checked before anything is kept."""
-    _check_opinion(session, task_id, user, opinion, text)
+    task = _check_opinion(session, task_id, user, opinion, text)
     name = sha = None
     if attachment is not None:
         name, sha = keep_attachment(settings, attachment[0], attachment[1])
-    return record_opinion(session, task_id, user, opinion, text, attachment_name=name, attachment_sha256=sha)
+    return _insert_opinion(session, task, user, opinion, text, name, sha)
 
 
 def opinion_attachment(session: Session, settings: Any, user: User | None, opinion_id: int) -> dict[str, Any]:

@@ -17,17 +17,7 @@
     map.fitBounds([[ext[1], ext[0]], [ext[3], ext[2]]]);
   }
   L.control.scale({imperial: false}).addTo(map);
-  if (cfg.basemap === 'osm') {
-    L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png', {
-      maxZoom: 19, attribution: '&copy; OpenStreetMap contributors'}).addTo(map);
-  } else if (cfg.basemap === 'tianditu' && cfg.tianditu_key) {
-    ['vec', 'cva'].forEach(function (kind) {
-      L.tileLayer('https://t{s}.tianditu.gov.cn/' + kind + '_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0' +
-        '&LAYER=' + kind + '&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}' +
-        '&tk=' + encodeURIComponent(cfg.tianditu_key), {
-          subdomains: '01234567', maxZoom: 18, attribution: '&copy; 天地图'}).addTo(map);
-    });
-  }
+  window.gisplatBasemap(map, cfg);
 
   // ---- the patches, from vector tiles, coloured by category (resolved patches paler)
   function style(props) {
