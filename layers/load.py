@@ -1,13 +1,18 @@
-"""Bulk load of features into the shared feature table through PostgreSQL COPY.
+"""Bulk load of features into the shared feature table through PostgreSQL binary COPY.
 
 Each version gets its own partition of ``features``: a fresh table is filled by COPY with no
 index to maintain, then its GiST index is built once and it is attached. Rows are sent chunk
 by chunk while the caller prepares the next chunk, so the client's work overlaps the server's.
 All of it runs in the caller's transaction, so a failure leaves nothing behind.
+
+The rows go in PostgreSQL's binary COPY format: the server then takes each value by its length
+(no scanning for delimiters and escapes) and reads the geometry as EWKB bytes rather than hex,
+which is about a third less work for it than the text format; attribute text needs no escaping.
 """
 
 from __future__ import annotations
 
+from itertools import chain, repeat
 from types import TracebackType
 
 import numpy as np
@@ -18,25 +23,26 @@ from sqlalchemy.orm import Session
 
 from .queries import partition_sql
 
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# Binary COPY framing (PostgreSQL documentation, "COPY", binary format): the signature, a flags
+# word and a header-extension length; a tuple is a 16-bit field count, then each field as a
+# 32-bit length (-1: NULL) and its bytes in the type's binary form; the trailer is -1 as 16 bits.
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+COPY_TRAILER = b"\xff\xff"
+_NULL = b"\xff\xff\xff\xff"
+_JSONB_OPEN = b"\x01{"  # jsonb's binary form: a version byte, then the JSON text
+# The fixed start of every tuple: field count, version_id and feature_no (int4, big-endian).
+_TUPLE_HEAD = np.dtype([("fields", ">i2"), ("vid_len", ">i4"), ("vid", ">i4"),
+                        ("no_len", ">i4"), ("no", ">i4")])
+_FIELDS = 7  # version_id, feature_no, class_code, class_raw, class_status, properties, geom
 
 
-def _escape_all(values: list[str | None]) -> list[str]:
-    """COPY text-format escaping, computed once per distinct value (NULL as \\N)."""
-    cache: dict[str | None, str] = {}
-    out = []
-    for v in values:
-        e = cache.get(v)
-        if e is None:
-            e = "\\N" if v is None else v.translate(_ESCAPES)
-            cache[v] = e
-        out.append(e)
-    return out
-
-
-def _escape_json(lines: list[str]) -> list[str]:
-    """JSON lines never hold raw tabs or newlines; only backslashes need doubling."""
-    return [s.replace("\\", "\\\\") if "\\" in s else s for s in lines]
+def _text_fields(values: list[str | None]) -> list[bytes]:
+    """Binary COPY fields of text values (UTF-8 with its length; NULL for None), each distinct
+    value encoded once."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    fields = [len(b).to_bytes(4, "big") + b for b in (str(u).encode() for u in uniques)]
+    fields.append(_NULL)  # code -1 (None) takes the last entry
+    return np.asarray(fields, dtype=object)[codes].tolist()  # type: ignore[no-any-return]
 
 
 def _flat_scalars(attrs: pd.DataFrame) -> bool:
@@ -50,32 +56,25 @@ def _flat_scalars(attrs: pd.DataFrame) -> bool:
     return True
 
 
-def properties_json(attrs: pd.DataFrame, *, escape_for_copy: bool = False) -> list[str]:
-    """One JSON object per row (attribute names and values are data, never SQL).
-
-    With ``escape_for_copy`` the backslashes are doubled for COPY's text format (JSON text never
-    holds raw tabs or newlines, so nothing else needs escaping).
-    """
+def properties_bodies(attrs: pd.DataFrame) -> list[bytes]:
+    """Each row's attributes as a JSON object without its outer braces, UTF-8 encoded
+    (attribute names and values are data, never SQL)."""
     n = len(attrs)
     if attrs.shape[1] == 0:
-        return ["{}"] * n
+        return [b""] * n
     attrs = attrs.copy()
     attrs.columns = [str(c) for c in attrs.columns]
     if n and _flat_scalars(attrs):
         # One C-level dump of the whole array, split between records. Each boundary is one
         # '},{'; when the text holds exactly n-1 of them, no value contains one.
-        text = attrs.to_json(orient="records", force_ascii=False, date_format="iso")
-        if escape_for_copy and "\\" in text:
-            text = text.replace("\\", "\\\\")
-        body = text[2:-2]
-        if body.count("},{") == n - 1:
-            parts = body.split("},{")
-            return ["{" + part + "}" for part in parts]
+        body = attrs.to_json(orient="records", force_ascii=False, date_format="iso").encode()[2:-2]
+        if body.count(b"},{") == n - 1:
+            return body.split(b"},{")
     text = attrs.to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return _escape_json(lines) if escape_for_copy else lines
+    return [line.encode()[1:-1] for line in lines]
 
 
 class PartitionWriter:
@@ -89,7 +88,9 @@ class PartitionWriter:
     def __init__(self, session: Session, version_id: int, srid: int) -> None:
         self.session = session
         self.version_id = int(version_id)
-        self.srid_hex = int(srid).to_bytes(4, "little").hex()
+        # Little-endian WKB becomes EWKB by setting the SRID flag in the type word's high byte
+        # and inserting the SRID after the type word.
+        self._ewkb_mid = b"\x20" + int(srid).to_bytes(4, "little")
         self.rows = 0
         self._cursor = None
         self._copy_cm = None
@@ -104,6 +105,7 @@ class PartitionWriter:
         self._copy_cm = self._cursor.copy(partition_sql("copy", self.version_id),
                                           writer=QueuedLibpqWriter(self._cursor))
         self._copy = self._copy_cm.__enter__()
+        self._copy.write(COPY_SIGNATURE)
         return self
 
     def write(
@@ -127,30 +129,40 @@ class PartitionWriter:
                 raise ValueError("PartitionWriter expects 2D geometries (ingest drops Z explicitly)")
             wkb = shapely.to_wkb(geoms, byte_order=1, include_srid=False)
         n = len(wkb)
-        # Plain little-endian WKB becomes EWKB by setting the SRID flag in the type word and
-        # inserting the SRID (cheaper than shapely.set_srid on every geometry).
-        sh = "20" + self.srid_hex
-        # (bytes.hex per row is several times faster than shapely's hex=True output)
-        geom_col = [f"{h[:8]}{sh}{h[10:]}" for h in (b.hex() for b in wkb)]
-        vid = str(self.version_id)
-        base = self.rows
+        if not (len(class_code) == len(class_raw) == len(class_status) == len(attrs) == n):
+            raise ValueError("PartitionWriter.write: columns of different lengths")
+        head = np.empty(n, dtype=_TUPLE_HEAD)
+        head["fields"], head["vid_len"], head["vid"], head["no_len"] = _FIELDS, 4, self.version_id, 4
+        head["no"] = np.arange(self.rows + 1, self.rows + n + 1)
+        heads = head.tobytes()
+        size = _TUPLE_HEAD.itemsize
+        props = properties_bodies(attrs)
+        if len(props) != n:
+            raise ValueError("PartitionWriter.write: one JSON object per row expected")
+        mid = self._ewkb_mid
         cols = (
-            [vid] * n,
-            [str(i) for i in range(base + 1, base + n + 1)],
-            _escape_all(list(class_code)),
-            _escape_all(list(class_raw)),
-            class_status,
-            properties_json(attrs, escape_for_copy=True),
-            geom_col,
+            [heads[i:i + size] for i in range(0, n * size, size)],
+            _text_fields(list(class_code)),
+            _text_fields(list(class_raw)),
+            _text_fields(list(class_status)),
+            # jsonb field: length, version byte, then the object (its braces added here)
+            [(len(p) + 3).to_bytes(4, "big") + _JSONB_OPEN for p in props],
+            props,
+            repeat(b"}", n),
+            # geometry field: length, then the EWKB (byte order and type word, SRID, the rest)
+            [(len(g) + 4).to_bytes(4, "big") + g[:4] + mid + g[5:] for g in wkb],
         )
         assert self._copy is not None
-        self._copy.write("\n".join(map("\t".join, zip(*cols, strict=True))) + "\n")
+        self._copy.write(b"".join(chain.from_iterable(zip(*cols))))
         self.rows += n
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         assert self._copy_cm is not None and self._cursor is not None
         try:
+            if exc_type is None:
+                assert self._copy is not None
+                self._copy.write(COPY_TRAILER)
             self._copy_cm.__exit__(exc_type, exc, tb)
         finally:
             self._cursor.close()

@@ -13,7 +13,7 @@ _PARTITION_DDL = {
     ),
     "copy": (
         "COPY features_v{n} (version_id, feature_no, class_code, class_raw, class_status, "
-        "properties, geom) FROM STDIN"
+        "properties, geom) FROM STDIN (FORMAT binary)"
     ),
     "index": (
         "CREATE INDEX features_v{n}_geom ON features_v{n} USING gist (geom)"

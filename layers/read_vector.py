@@ -215,4 +215,5 @@ def read_vector(
         encoding=metas[0].get("encoding") or encoding,
         feature_ids=feature_ids,
         repairable=repairable,
+        wkb=None if broken.size else wkb,
     )

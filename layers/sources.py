@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, overload
 
 import geopandas as gpd
+import numpy as np
 from pyproj import CRS
 
 from gis_platform.core.errors import Problem
@@ -61,6 +62,9 @@ class ReadResult:
     repairable: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    # The geometries exactly as the reader got them (WKB, one per row of ``frame``), when it
+    # read WKB: a loader may send these bytes instead of re-encoding geometries it did not change.
+    wkb: np.ndarray | None = None
 
     def labels(self) -> Labels:
         """Labels of every feature, made on demand."""

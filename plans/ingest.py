@@ -8,6 +8,7 @@ deployment extent, classify, then COPY in the caller's transaction.
 from __future__ import annotations
 
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,10 @@ def _class_values(result: ReadResult, class_field: str | None, display: str) -> 
 CHUNK = 10_000
 
 
+# Little-endian WKB headers of the seven 2D geometry types (no Z/M/SRID flags, no ISO Z/M codes).
+_PLAIN_WKB_HEADS = frozenset(b"\x01" + bytes([t, 0, 0, 0]) for t in range(1, 8))
+
+
 @dataclass
 class _Prepared:
     """A chunk's geometry, ready to send: features outside the extent, Z seen, measures, WKB."""
@@ -172,12 +177,15 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
     check_upload(req.path, limits, display)
     if is_raster(req.path):
         return _ingest_raster(session, settings, req, display)
-    sha = source_sha256(req.path)
-    with tempfile.TemporaryDirectory(prefix="gisplat-ingest-") as tmp:
-        result = read_source(
-            req.path, limits, Path(tmp), source_layer=req.source_layer,
-            encoding=req.encoding, display_name=display,
-        )
+    # The hash runs beside the read (hashlib releases the GIL while it digests large blocks).
+    with ThreadPoolExecutor(1, thread_name_prefix="gisplat-sha256") as pool:
+        sha_future = pool.submit(source_sha256, req.path)
+        with tempfile.TemporaryDirectory(prefix="gisplat-ingest-") as tmp:
+            result = read_source(
+                req.path, limits, Path(tmp), source_layer=req.source_layer,
+                encoding=req.encoding, display_name=display,
+            )
+    sha = sha_future.result()
     n = len(result.frame)
     labels = result.labels()
     raw = np.asarray(result.frame.geometry.values)
@@ -210,21 +218,34 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
     bounds = np.array([np.inf, np.inf, -np.inf, -np.inf])
     polygons = req.geometry == "polygon"
 
+    # The reader's own WKB can be sent as it is when the geometries reach the store unchanged
+    # (already in the store CRS, nothing repaired) and it is little-endian 2D WKB with no flags
+    # in its type word (checked per chunk): re-encoding them would give the same bytes.
+    source_wkb = result.wkb if src == dst and not result.repairable else None
+
     def prepare(start: int, stop: int) -> _Prepared | None:
         """The geometry half of a chunk: check, 2D, reproject, extent, measures, WKB."""
-        chunk = checker.check(raw[start:stop], labels[start:stop], offset=start)
+        part = raw[start:stop]
+        chunk = checker.check(part, labels[start:stop], offset=start)
         if checker.failed:
             return None  # keep checking to report every problem; nothing more is sent
         z = bool(shapely.has_z(chunk).any())
         if z:
             chunk = shapely.force_2d(chunk)
         geoms = reproject(chunk, src, dst)
-        bad = np.flatnonzero(~shapely.contains(extent.store, geoms))
+        bounds = shapely.total_bounds(geoms)
+        # One test for the whole chunk when its bounding box lies inside the extent (the usual
+        # case); each feature is tested only otherwise.
+        if np.all(np.isfinite(bounds)) and extent.store.contains(shapely.box(*bounds)):
+            bad = np.zeros(0, dtype=np.intp)
+        else:
+            bad = np.flatnonzero(~shapely.contains(extent.store, geoms))
         if bad.size:
             return _Prepared(bad, z, 0.0, np.zeros(4), None)
-        return _Prepared(bad, z, float(shapely.area(geoms).sum()) if polygons else 0.0,
-                         shapely.total_bounds(geoms),
-                         shapely.to_wkb(geoms, byte_order=1, include_srid=False))
+        wkb = source_wkb[start:stop] if source_wkb is not None and geoms is part else None
+        if wkb is None or not all(b[:5] in _PLAIN_WKB_HEADS for b in wkb):
+            wkb = shapely.to_wkb(geoms, byte_order=1, include_srid=False)
+        return _Prepared(bad, z, float(shapely.area(geoms).sum()) if polygons else 0.0, bounds, wkb)
 
     # (A worker thread preparing the next chunk was tried: the GIL-bound halves of both threads
     # then wait on each other and the load is slower, so chunks are prepared in line.)
