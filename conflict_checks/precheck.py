@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from dataclasses import dataclass
 
@@ -151,6 +154,8 @@ def run_check(
     # refers to them.
     coverage_refs = {lyr.coverage[len("layer:"):] for lyr in vector if lyr.coverage.startswith("layer:")}
     overlaid = [lyr for lyr in vector if lyr.theme not in CONTEXT_THEMES or lyr.ref in coverage_refs]
+    # The DEM read runs beside the pieces query (rasterio and the socket wait release the GIL).
+    slope_job = _slope_pool().submit(_slope, settings, site, layers, rulebook, meta)
     hits = site_hits(session, site.geom, [lyr.version_id for lyr in overlaid], srid)
     names = class_names(session)
     by_ref = {lyr.ref: lyr for lyr in layers}
@@ -167,7 +172,7 @@ def run_check(
             layer_id=None, ref=None, title=theme, theme=theme, state="no_data", covered_share=0.0,
             note_zh="平台未载入该类数据，无法判断", note_en="no layer of this theme is loaded; cannot tell"))
 
-    slope = _slope(settings, site, layers, rulebook, meta)
+    slope = slope_job.result()
     use = _use(site, area, vector, hits, rulebook, meta, params)
     area_check = _area(site, settings, rulebook, meta)
     verdict, reasons = _verdict(findings, slope, use, area_check, rulebook, meta)
@@ -294,6 +299,21 @@ def _coverage(lyr: LayerRow, site: Site, area: float, hits: dict[int, LayerHits]
         return covered, (f"用地有 {share:.1%} 位于该图层数据范围之外（无数据）",
                          f"{share:.1%} of the site lies outside this layer's coverage (no data)")
     return covered, None
+
+
+_SLOPE_POOL: dict[int, ThreadPoolExecutor] = {}  # by process id: threads do not survive a fork
+_SLOPE_POOL_LOCK = threading.Lock()
+
+
+def _slope_pool() -> ThreadPoolExecutor:
+    """Threads that read the DEM while a check's query runs (each keeps its own open datasets)."""
+    pid = os.getpid()
+    with _SLOPE_POOL_LOCK:
+        pool = _SLOPE_POOL.get(pid)
+        if pool is None:
+            _SLOPE_POOL.clear()
+            pool = _SLOPE_POOL[pid] = ThreadPoolExecutor(2, thread_name_prefix="gisplat-slope")
+        return pool
 
 
 def _slope(settings: Settings, site: Site, layers: list[LayerRow], rb: RuleBook,

@@ -174,6 +174,27 @@ def test_overlapping_features_inside_one_layer_are_not_double_counted(spot):
     assert h.area_m2 == pytest.approx(10000.0) and h.severity == "forbidden"
 
 
+@pytest.mark.parametrize("shapes", [
+    # pairwise overlaps only: within one class, and between two classes
+    [("0101", box(-20, -20, 50, 120)), ("0101", box(30, 10, 70, 60)), ("0103", box(60, 40, 130, 130)),
+     ("0103", box(10, 90, 65, 140))],
+    # one spot under three pieces (two of one class, one of another): areas from unions
+    [("0101", box(0, 0, 60, 60)), ("0101", box(30, 30, 90, 90)), ("0103", box(20, 20, 50, 110)),
+     ("0103", box(80, -10, 120, 50))],
+], ids=["pairwise", "three-deep"])
+def test_overlapping_pieces_are_measured_once_per_class_and_per_layer(spot, shapes):
+    sp = spot()
+    ref = sp.layer("dltb", [g for _, g in shapes], theme="current_land_use",
+                   classes=[c for c, _ in shapes], scheme="sandiao")
+    f = sp.layer_of(sp.check(SITE), ref)
+    union = {c: shapely.union_all([g for k, g in shapes if k == c]) for c in ("0101", "0103")}
+    got = {c.class_code: c.area_m2 for c in f.classes}
+    assert got == {c: pytest.approx(SITE.intersection(u).area, abs=0.01) for c, u in union.items()}
+    everything = shapely.union_all([g for _, g in shapes])
+    assert f.area_m2 == pytest.approx(SITE.intersection(everything).area, abs=0.01)
+    assert f.area_m2 < sum(got.values()) - 1  # the classes overlap each other: counted once
+
+
 def test_linear_infrastructure_through_the_red_line_needs_approval(spot):
     sp = spot()
     ref = sp.layer("stbhhx", [box(40, -500, 60, 500)], theme="ecological_red_line", coverage=sp.window)
