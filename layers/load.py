@@ -6,13 +6,13 @@ by chunk while the caller prepares the next chunk, so the client's work overlaps
 All of it runs in the caller's transaction, so a failure leaves nothing behind.
 
 The rows go in PostgreSQL's binary COPY format: the server then takes each value by its length
-(no scanning for delimiters and escapes) and reads the geometry as EWKB bytes rather than hex,
+(no scanning for delimiters and escapes) and reads the geometry as WKB bytes rather than hex,
 which is about a third less work for it than the text format; attribute text needs no escaping.
 """
 
 from __future__ import annotations
 
-from itertools import chain, repeat
+from itertools import chain
 from types import TracebackType
 
 import numpy as np
@@ -29,11 +29,20 @@ from .queries import partition_sql
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 COPY_TRAILER = b"\xff\xff"
 _NULL = b"\xff\xff\xff\xff"
-_JSONB_OPEN = b"\x01{"  # jsonb's binary form: a version byte, then the JSON text
+_JSONB_OPEN = b"\x01{"  # jsonb's binary form: a version byte, then the JSON text ("{" of ours)
 # The fixed start of every tuple: field count, version_id and feature_no (int4, big-endian).
 _TUPLE_HEAD = np.dtype([("fields", ">i2"), ("vid_len", ">i4"), ("vid", ">i4"),
                         ("no_len", ">i4"), ("no", ">i4")])
 _FIELDS = 7  # version_id, feature_no, class_code, class_raw, class_status, properties, geom
+_JSON_HEAD = np.dtype([("len", ">i4"), ("open", "S2")])  # field length, version byte and "{"
+_GEOM_HEAD = np.dtype([("close", "S1"), ("len", ">i4")])  # the object's "}", the WKB's length
+
+
+def _pieces(records: np.ndarray) -> list[bytes]:
+    """The bytes of each record of a structured array (one piece per row)."""
+    data = records.tobytes()
+    size = records.dtype.itemsize
+    return [data[i:i + size] for i in range(0, len(data), size)]
 
 
 def _text_fields(values: list[str | None]) -> list[bytes]:
@@ -88,9 +97,7 @@ class PartitionWriter:
     def __init__(self, session: Session, version_id: int, srid: int) -> None:
         self.session = session
         self.version_id = int(version_id)
-        # Little-endian WKB becomes EWKB by setting the SRID flag in the type word's high byte
-        # and inserting the SRID after the type word.
-        self._ewkb_mid = b"\x20" + int(srid).to_bytes(4, "little")
+        self.srid = int(srid)  # the partition's geometry column carries it (type modifier)
         self.rows = 0
         self._cursor = None
         self._copy_cm = None
@@ -131,26 +138,31 @@ class PartitionWriter:
         n = len(wkb)
         if not (len(class_code) == len(class_raw) == len(class_status) == len(attrs) == n):
             raise ValueError("PartitionWriter.write: columns of different lengths")
-        head = np.empty(n, dtype=_TUPLE_HEAD)
-        head["fields"], head["vid_len"], head["vid"], head["no_len"] = _FIELDS, 4, self.version_id, 4
-        head["no"] = np.arange(self.rows + 1, self.rows + n + 1)
-        heads = head.tobytes()
-        size = _TUPLE_HEAD.itemsize
         props = properties_bodies(attrs)
         if len(props) != n:
             raise ValueError("PartitionWriter.write: one JSON object per row expected")
-        mid = self._ewkb_mid
+        # The fixed-size parts of every tuple, built as arrays and cut into per-row pieces:
+        # field count, version_id and feature_no; the jsonb length, version byte and "{"; the
+        # object's "}" and the geometry's length. The geometry goes as plain WKB: the column's
+        # type modifier gives it the store SRID.
+        head = np.empty(n, dtype=_TUPLE_HEAD)
+        head["fields"], head["vid_len"], head["vid"], head["no_len"] = _FIELDS, 4, self.version_id, 4
+        head["no"] = np.arange(self.rows + 1, self.rows + n + 1)
+        json_head = np.empty(n, dtype=_JSON_HEAD)
+        json_head["len"] = np.fromiter(map(len, props), dtype=np.int64, count=n) + 3
+        json_head["open"] = _JSONB_OPEN
+        geom_head = np.empty(n, dtype=_GEOM_HEAD)
+        geom_head["close"] = b"}"
+        geom_head["len"] = np.fromiter(map(len, wkb), dtype=np.int64, count=n)
         cols = (
-            [heads[i:i + size] for i in range(0, n * size, size)],
+            _pieces(head),
             _text_fields(list(class_code)),
             _text_fields(list(class_raw)),
             _text_fields(list(class_status)),
-            # jsonb field: length, version byte, then the object (its braces added here)
-            [(len(p) + 3).to_bytes(4, "big") + _JSONB_OPEN for p in props],
+            _pieces(json_head),
             props,
-            repeat(b"}", n),
-            # geometry field: length, then the EWKB (byte order and type word, SRID, the rest)
-            [(len(g) + 4).to_bytes(4, "big") + g[:4] + mid + g[5:] for g in wkb],
+            _pieces(geom_head),
+            wkb,
         )
         assert self._copy is not None
         self._copy.write(b"".join(chain.from_iterable(zip(*cols))))
