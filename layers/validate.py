@@ -144,15 +144,16 @@ class GeometryChecker:
                 f"geometry is a {tname} where a {family} is needed", labels[i])))
         present[wrong] = False
 
-        coords, index = shapely.get_coordinates(geoms, return_index=True)
-        bad_coords = np.unique(index[~np.all(np.isfinite(coords), axis=1)])
-        for i in bad_coords:
-            fatal.append((i, Problem("坐标含 NaN 或无穷大", "coordinates contain NaN or infinity", labels[i])))
-        present[bad_coords] = False
-
         idx = np.flatnonzero(present)
         valid = shapely.is_valid(geoms[idx])
         invalid = idx[~valid]
+        if invalid.size:
+            # GEOS finds every non-finite coordinate invalid, so only invalid geometries can hold one.
+            coords, index = shapely.get_coordinates(geoms[invalid], return_index=True)
+            bad_coords = invalid[np.unique(index[~np.all(np.isfinite(coords), axis=1)])]
+            for i in bad_coords:
+                fatal.append((i, Problem("坐标含 NaN 或无穷大", "coordinates contain NaN or infinity", labels[i])))
+            invalid = np.setdiff1d(invalid, bad_coords)
         reasons = shapely.is_valid_reason(geoms[invalid]) if invalid.size else []
         for i, reason in zip(invalid, reasons):
             fixable.append((i, Problem(f"几何无效：{_reason_zh(reason)}", f"invalid geometry: {reason}", labels[i])))

@@ -112,9 +112,11 @@ def test_unclosed_ring_is_refused_unless_repair(store, tmp_path, refuses):
 
 def test_nan_coordinates_are_refused_even_with_repair(tmp_path, refuses):
     bad = Polygon([(E0, N0), (E0 + 10, N0), (np.nan, N0 + 10), (E0, N0)])
-    path = write_vector(tmp_path / "nan.gpkg", [square(E0, N0, 5), bad], "EPSG:4523")
+    hole = Polygon(square(E0 + 100, N0, 50).exterior.coords,
+                   [[(E0 + 110, N0 + 10), (E0 + 120, N0 + 10), (E0 + 120, np.inf), (E0 + 110, N0 + 10)]])
+    path = write_vector(tmp_path / "nan.gpkg", [square(E0, N0, 5), bad, hole], "EPSG:4523")
     err = refuses(path, GeometryError, repair=True)
-    assert any("NaN" in p.en and p.feature == "FID 2" for p in err.problems)
+    assert [(p.feature, "NaN" in p.en) for p in err.problems] == [("FID 2", True), ("FID 3", True)]
 
 
 def test_zero_area_polygon_is_refused(tmp_path, refuses):
