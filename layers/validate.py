@@ -117,8 +117,10 @@ class GeometryChecker:
         """True once a problem means the file will be refused."""
         return bool(self.fatal) or (bool(self.fixable) and not self.repair)
 
-    def check(self, geoms: np.ndarray, labels: Sequence[str], offset: int = 0) -> np.ndarray:
-        """Check one chunk; return it (repaired where asked and possible)."""
+    def check(self, geoms: np.ndarray, labels: Sequence[str], offset: int = 0,
+              valid: np.ndarray | None = None) -> np.ndarray:
+        """Check one chunk; return it (repaired where asked and possible). ``valid`` may carry
+        ``shapely.is_valid(geoms)`` computed beforehand (e.g. in another thread)."""
         family = self.family
         n = len(geoms)
         fatal: list[tuple[int, Problem]] = []
@@ -145,7 +147,7 @@ class GeometryChecker:
         present[wrong] = False
 
         idx = np.flatnonzero(present)
-        valid = shapely.is_valid(geoms[idx])
+        valid = shapely.is_valid(geoms[idx]) if valid is None else np.asarray(valid, dtype=bool)[idx]
         invalid = idx[~valid]
         if invalid.size:
             # GEOS finds every non-finite coordinate invalid, so only invalid geometries can hold one.

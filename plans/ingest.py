@@ -223,10 +223,10 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
     # in its type word (checked per chunk): re-encoding them would give the same bytes.
     source_wkb = result.wkb if src == dst and not result.repairable else None
 
-    def prepare(start: int, stop: int) -> _Prepared | None:
+    def prepare(start: int, stop: int, valid: np.ndarray | None) -> _Prepared | None:
         """The geometry half of a chunk: check, 2D, reproject, extent, measures, WKB."""
         part = raw[start:stop]
-        chunk = checker.check(part, labels[start:stop], offset=start)
+        chunk = checker.check(part, labels[start:stop], offset=start, valid=valid)
         if checker.failed:
             return None  # keep checking to report every problem; nothing more is sent
         z = bool(shapely.has_z(chunk).any())
@@ -247,12 +247,20 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
             wkb = shapely.to_wkb(geoms, byte_order=1, include_srid=False)
         return _Prepared(bad, z, float(shapely.area(geoms).sum()) if polygons else 0.0, bounds, wkb)
 
-    # (A worker thread preparing the next chunk was tried: the GIL-bound halves of both threads
-    # then wait on each other and the load is slower, so chunks are prepared in line.)
-    with PartitionWriter(session, version_id, settings.store_srid) as writer:
-        for start in range(0, n, CHUNK):
+    # (A worker thread preparing the whole next chunk was tried: the GIL-bound parts of both
+    # threads then wait on each other. Only the validity test, GIL-free, goes to a thread.)
+    # GEOS validity (which releases the GIL) of the next chunk is computed in a thread while
+    # this chunk's rows are built and sent.
+    starts = list(range(0, n, CHUNK))
+    with PartitionWriter(session, version_id, settings.store_srid) as writer, \
+            ThreadPoolExecutor(1, thread_name_prefix="gisplat-validity") as pool:
+        validity = pool.submit(shapely.is_valid, raw[:CHUNK])
+        for k, start in enumerate(starts):
             stop = min(start + CHUNK, n)
-            prep = prepare(start, stop)
+            valid = validity.result()
+            if k + 1 < len(starts):
+                validity = pool.submit(shapely.is_valid, raw[stop:stop + CHUNK])
+            prep = prepare(start, stop, valid)
             if prep is None:
                 continue
             had_z = had_z or prep.had_z
