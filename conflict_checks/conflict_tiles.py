@@ -22,6 +22,8 @@ import numpy as np
 import psycopg
 import shapely
 
+from gis_platform.core import pgcopy
+
 from . import queries
 
 # Category / subtype codes are data (conflict_profiles.yaml); these are the keys the job emits.
@@ -355,30 +357,7 @@ def priorities(job: TileJob, cat: np.ndarray, sub: np.ndarray, flags: dict[str, 
     return prio
 
 
-_ESC = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 PATCHES_PER_TILE = 1_000_000  # patch_no = tile × this + the piece's place in its tile
-
-
-def _text(values: np.ndarray) -> list[str]:
-    """A column in COPY text format: NULL as \\N, text escaped; each distinct value once."""
-    cache: dict[Any, str] = {}
-    out = []
-    for v in values:
-        e = cache.get(v)
-        if e is None:
-            if v is None:
-                e = "\\N"
-            elif isinstance(v, (bool, np.bool_)):
-                e = "t" if v else "f"
-            else:
-                e = str(v).translate(_ESC)
-            cache[v] = e
-        out.append(e)
-    return out
-
-
-def _array_text(values: list[list[int] | None]) -> list[str]:
-    return ["\\N" if v is None else "{" + ",".join(str(int(x)) for x in v) + "}" for v in values]
 
 
 def finish(conn: psycopg.Connection, job: TileJob, tile_no: int, p: Pieces) -> tuple[np.ndarray, int, int]:
@@ -404,27 +383,22 @@ def finish(conn: psycopg.Connection, job: TileJob, tile_no: int, p: Pieces) -> t
     none = np.full(n, None, dtype=object)
     cc, cn = admin.get("county", (none, none))
     tc, tn = admin.get("township", (none, none))
-    sh = "20" + int(job.srid).to_bytes(4, "little").hex()
-    wkb = [b.hex() for b in shapely.to_wkb(p.geoms, byte_order=1, include_srid=False)]
-    base = tile_no * PATCHES_PER_TILE
+    wkb = shapely.to_wkb(p.geoms, byte_order=1, include_srid=False)  # the column's typmod sets the SRID
     kept = reason == None  # noqa: E711 (object array)
-    cols = [
-        [str(job.run_id)] * n,
-        [str(base + i) for i in range(1, n + 1)],
-        ["t" if k else "f" for k in kept],
-        _text(reason), _text(cat), _text(sub),
-        [str(int(x)) for x in p.a_fid], _array_text(p.a_fids or [None] * n),
-        _text(p.a_code), _text(p.a_raw), _text(_lookup(job.a.names, p.a_code, None)),
-        [str(int(x)) for x in p.b_fid], _array_text(p.b_fids or [None] * n),
-        _text(p.b_code), _text(p.b_raw), _text(_lookup(job.b.names, p.b_code, None)),
-        [repr(float(x)) for x in area], _text(cc), _text(cn), _text(tc), _text(tn),
-        _text(flags.get("in_farmland", none)), _text(flags.get("in_redline", none)),
-        _text(flags.get("in_udb", none)), [str(int(x)) for x in prio], [str(tile_no)] * n,
-        [str(int(x)) for x in p.part],
-        [f"{h[:8]}{sh}{h[10:]}" for h in wkb],
-    ]
+    fixed = pgcopy.fixed(len(queries.STAGE_FIXED) + len(queries.STAGE_TEXT) + len(queries.STAGE_FLAGS)
+                         + len(queries.STAGE_ARRAYS) + 1, [
+        ("int4", np.full(n, job.run_id)), ("int4", tile_no * PATCHES_PER_TILE + np.arange(1, n + 1)),
+        ("bool", kept.astype(bool)), ("int4", p.a_fid), ("int4", p.b_fid), ("float8", area),
+        ("int2", prio), ("int4", np.full(n, tile_no)), ("int4", p.part)])
+    texts = [reason, cat, sub, p.a_code, p.a_raw, _lookup(job.a.names, p.a_code, None),
+             p.b_code, p.b_raw, _lookup(job.b.names, p.b_code, None), cc, cn, tc, tn]
+    flag_cols = [flags.get(f, none) for f in queries.STAGE_FLAGS]
+    data = pgcopy.rows(
+        fixed, *(pgcopy.text(t) for t in texts), *(pgcopy.booleans(f) for f in flag_cols),
+        pgcopy.int4_arrays(p.a_fids or [None] * n), pgcopy.int4_arrays(p.b_fids or [None] * n),
+        pgcopy.lengths(wkb), wkb)
     with conn.cursor() as cur, cur.copy(queries.stage_copy(job.stage)) as cp:
-        cp.write("\n".join(map("\t".join, zip(*cols, strict=True))) + "\n")
+        cp.write(pgcopy.SIGNATURE + data + pgcopy.TRAILER)
     filtered = int(n - kept.sum())
     in_caller_order = np.empty(n)
     in_caller_order[order] = area

@@ -248,11 +248,14 @@ FEATURES_MEETING = """
     ORDER BY f.feature_no
 """
 
-_STAGE_COLUMNS = (
-    "run_id, patch_no, kept, filter_reason, category, subtype, a_fid, a_fids, a_code, a_raw, a_name, "
-    "b_fid, b_fids, b_code, b_raw, b_name, area_m2, county_code, county_name, township_code, "
-    "township_name, in_farmland, in_redline, in_udb, priority, tile, part, geom"
-)
+# The order tasks send a patch's fields in (binary COPY): NOT NULL fixed-size fields first, then
+# text, nullable flags, feature-number arrays and the geometry (see conflict_tiles.finish).
+STAGE_FIXED = ("run_id", "patch_no", "kept", "a_fid", "b_fid", "area_m2", "priority", "tile", "part")
+STAGE_TEXT = ("filter_reason", "category", "subtype", "a_code", "a_raw", "a_name", "b_code", "b_raw",
+              "b_name", "county_code", "county_name", "township_code", "township_name")
+STAGE_FLAGS = ("in_farmland", "in_redline", "in_udb")
+STAGE_ARRAYS = ("a_fids", "b_fids")
+_STAGE_COLUMNS = ", ".join(STAGE_FIXED + STAGE_TEXT + STAGE_FLAGS + STAGE_ARRAYS + ("geom",))
 
 
 def stage_name(run_id: int) -> str:
@@ -264,7 +267,7 @@ def stage_copy(stage: str) -> str:
     """COPY statement into a run's table (name made by stage_name only)."""
     if not stage.startswith("conflict_patches_r") or not stage[18:].isdigit():
         raise ValueError(f"not a run table: {stage!r}")
-    return f"COPY {stage} ({_STAGE_COLUMNS}) FROM STDIN"
+    return f"COPY {stage} ({_STAGE_COLUMNS}) FROM STDIN (FORMAT binary)"
 
 
 def stage_ddl(run_id: int) -> str:

@@ -7,12 +7,12 @@ All of it runs in the caller's transaction, so a failure leaves nothing behind.
 
 The rows go in PostgreSQL's binary COPY format: the server then takes each value by its length
 (no scanning for delimiters and escapes) and reads the geometry as WKB bytes rather than hex,
-which is about a third less work for it than the text format; attribute text needs no escaping.
+which is about a third less work for it than the text format; attribute text needs no escaping
+(the framing is in :mod:`gis_platform.core.pgcopy`).
 """
 
 from __future__ import annotations
 
-from itertools import chain
 from types import TracebackType
 
 import numpy as np
@@ -21,37 +21,14 @@ import shapely
 from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy.orm import Session
 
+from gis_platform.core import pgcopy
+
 from .queries import partition_sql
 
-# Binary COPY framing (PostgreSQL documentation, "COPY", binary format): the signature, a flags
-# word and a header-extension length; a tuple is a 16-bit field count, then each field as a
-# 32-bit length (-1: NULL) and its bytes in the type's binary form; the trailer is -1 as 16 bits.
-COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-COPY_TRAILER = b"\xff\xff"
-_NULL = b"\xff\xff\xff\xff"
 _JSONB_OPEN = b"\x01{"  # jsonb's binary form: a version byte, then the JSON text ("{" of ours)
-# The fixed start of every tuple: field count, version_id and feature_no (int4, big-endian).
-_TUPLE_HEAD = np.dtype([("fields", ">i2"), ("vid_len", ">i4"), ("vid", ">i4"),
-                        ("no_len", ">i4"), ("no", ">i4")])
 _FIELDS = 7  # version_id, feature_no, class_code, class_raw, class_status, properties, geom
 _JSON_HEAD = np.dtype([("len", ">i4"), ("open", "S2")])  # field length, version byte and "{"
 _GEOM_HEAD = np.dtype([("close", "S1"), ("len", ">i4")])  # the object's "}", the WKB's length
-
-
-def _pieces(records: np.ndarray) -> list[bytes]:
-    """The bytes of each record of a structured array (one piece per row)."""
-    data = records.tobytes()
-    size = records.dtype.itemsize
-    return [data[i:i + size] for i in range(0, len(data), size)]
-
-
-def _text_fields(values: list[str | None]) -> list[bytes]:
-    """Binary COPY fields of text values (UTF-8 with its length; NULL for None), each distinct
-    value encoded once."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
-    fields = [len(b).to_bytes(4, "big") + b for b in (str(u).encode() for u in uniques)]
-    fields.append(_NULL)  # code -1 (None) takes the last entry
-    return np.asarray(fields, dtype=object)[codes].tolist()  # type: ignore[no-any-return]
 
 
 def _flat_scalars(attrs: pd.DataFrame) -> bool:
@@ -112,7 +89,7 @@ class PartitionWriter:
         self._copy_cm = self._cursor.copy(partition_sql("copy", self.version_id),
                                           writer=QueuedLibpqWriter(self._cursor))
         self._copy = self._copy_cm.__enter__()
-        self._copy.write(COPY_SIGNATURE)
+        self._copy.write(pgcopy.SIGNATURE)
         return self
 
     def write(
@@ -145,27 +122,24 @@ class PartitionWriter:
         # field count, version_id and feature_no; the jsonb length, version byte and "{"; the
         # object's "}" and the geometry's length. The geometry goes as plain WKB: the column's
         # type modifier gives it the store SRID.
-        head = np.empty(n, dtype=_TUPLE_HEAD)
-        head["fields"], head["vid_len"], head["vid"], head["no_len"] = _FIELDS, 4, self.version_id, 4
-        head["no"] = np.arange(self.rows + 1, self.rows + n + 1)
         json_head = np.empty(n, dtype=_JSON_HEAD)
         json_head["len"] = np.fromiter(map(len, props), dtype=np.int64, count=n) + 3
         json_head["open"] = _JSONB_OPEN
         geom_head = np.empty(n, dtype=_GEOM_HEAD)
         geom_head["close"] = b"}"
         geom_head["len"] = np.fromiter(map(len, wkb), dtype=np.int64, count=n)
-        cols = (
-            _pieces(head),
-            _text_fields(list(class_code)),
-            _text_fields(list(class_raw)),
-            _text_fields(list(class_status)),
-            _pieces(json_head),
-            props,
-            _pieces(geom_head),
-            wkb,
-        )
+        numbers = np.arange(self.rows + 1, self.rows + n + 1)
         assert self._copy is not None
-        self._copy.write(b"".join(chain.from_iterable(zip(*cols))))
+        self._copy.write(pgcopy.rows(
+            pgcopy.fixed(_FIELDS, [("int4", np.full(n, self.version_id)), ("int4", numbers)]),
+            pgcopy.text(list(class_code)),
+            pgcopy.text(list(class_raw)),
+            pgcopy.text(list(class_status)),
+            pgcopy.pieces(json_head),
+            props,
+            pgcopy.pieces(geom_head),
+            wkb,
+        ))
         self.rows += n
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -174,7 +148,7 @@ class PartitionWriter:
         try:
             if exc_type is None:
                 assert self._copy is not None
-                self._copy.write(COPY_TRAILER)
+                self._copy.write(pgcopy.TRAILER)
             self._copy_cm.__exit__(exc_type, exc, tb)
         finally:
             self._cursor.close()
