@@ -20,7 +20,7 @@ import json
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,12 +155,18 @@ def _run_dask(job: TileJob, tiles: list[Tile], workers: int, address: str | None
 
 # --- data-quality pass -----------------------------------------------------------------------
 
-def _feature_areas(session: Session, vid: int, clip: bytes | None, srid: int) -> np.ndarray:
-    rows = session.execute(queries.FEATURE_AREAS, {"vid": vid, "clip": clip, "srid": srid}).all()
-    n = max((r[0] for r in rows), default=0)
-    out = np.zeros(n + 1)
-    for fid, area in rows:
-        out[fid] = area or 0.0
+def _feature_areas(dsn: str, vids: tuple[int, int], clip: bytes | None, srid: int) -> list[np.ndarray]:
+    """Each feature's area inside the clip, indexed by feature number, for each version."""
+    out = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for vid in vids:
+            rows = conn.execute(queries.FEATURE_AREAS, {"vid": vid, "clip": clip, "srid": srid},
+                                binary=True).fetchall()
+            fid = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            area = np.fromiter((r[1] or 0.0 for r in rows), dtype=np.float64, count=len(rows))
+            arr = np.zeros(int(fid.max()) + 1 if len(fid) else 1)
+            arr[fid] = area
+            out.append(arr)
     return out
 
 
@@ -378,8 +384,6 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
             versions[flag] = [[f[1], f[2]] for f in found]
         run_id = int(s.execute(queries.RESERVE_RUN_ID).scalar_one())
         clip_wkb = shapely.to_wkb(clip) if clip is not None else None
-        area_a = _feature_areas(s, a.version_id, clip_wkb, srid)
-        area_b = _feature_areas(s, b.version_id, clip_wkb, srid)
     job = TileJob(_dsn(engine), run_id, queries.stage_name(run_id), srid, profile.mode, spec_a, spec_b,
                   book.compat, clip_wkb, params["min_area_m2"], params["tolerance_m"], admin, flag_versions,
                   tuple(book.priorities))
@@ -397,10 +401,14 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
         c.commit()
     try:
         t1 = time.perf_counter()
-        if engine_name == "dask":
-            results = _run_dask(job, tiles, workers, dask_address)
-        else:
-            results = _run_local(job, tiles, workers)
+        # Each feature's area (for the data-quality pass) is read while the tiles run.
+        with ThreadPoolExecutor(1, thread_name_prefix="gisplat-areas") as side_pool:
+            areas = side_pool.submit(_feature_areas, job.dsn, (a.version_id, b.version_id), clip_wkb, srid)
+            if engine_name == "dask":
+                results = _run_dask(job, tiles, workers, dask_address)
+            else:
+                results = _run_local(job, tiles, workers)
+            area_a, area_b = areas.result()
         timings["tiles_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         dq, results, no_data = _quality_pass(job, a, b, clip, results, area_a, area_b, len(tiles))

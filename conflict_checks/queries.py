@@ -327,15 +327,14 @@ REF_COVERAGE = text(
     "SELECT ST_AsBinary(ST_Union(geom)) FROM features WHERE version_id = :vid"
 )
 
-FEATURE_AREAS = text(
-    """
+# Every feature's area inside the run's clip (psycopg parameters: fetched in binary by the run).
+FEATURE_AREAS = """
     SELECT feature_no,
-           CASE WHEN CAST(:clip AS bytea) IS NULL THEN ST_Area(geom)
-                WHEN ST_CoveredBy(geom, ST_GeomFromWKB(:clip, :srid)) THEN ST_Area(geom)
-                ELSE ST_Area(ST_Intersection(geom, ST_GeomFromWKB(:clip, :srid))) END AS area
-    FROM features WHERE version_id = :vid
-    """
-)
+           CASE WHEN CAST(%(clip)s AS bytea) IS NULL THEN ST_Area(geom)
+                WHEN ST_CoveredBy(geom, ST_GeomFromWKB(%(clip)s, %(srid)s)) THEN ST_Area(geom)
+                ELSE ST_Area(ST_Intersection(geom, ST_GeomFromWKB(%(clip)s, %(srid)s))) END AS area
+    FROM features WHERE version_id = %(vid)s
+"""
 
 INSERT_RUN = text(
     """
