@@ -155,6 +155,12 @@ def _run_dask(job: TileJob, tiles: list[Tile], workers: int, address: str | None
 
 # --- data-quality pass -----------------------------------------------------------------------
 
+def _execute(dsn: str, sql: str) -> None:
+    """One statement on its own autocommit connection (index builds run side by side)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql)
+
+
 def _feature_areas(dsn: str, vids: tuple[int, int], clip: bytes | None, srid: int) -> list[np.ndarray]:
     """Each feature's area inside the clip, indexed by feature number, for each version."""
     out = []
@@ -414,6 +420,8 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
         dq, results, no_data = _quality_pass(job, a, b, clip, results, area_a, area_b, len(tiles))
         timings["quality_s"] = time.perf_counter() - t2
         t3 = time.perf_counter()
+        with ThreadPoolExecutor(2, thread_name_prefix="gisplat-index") as index_pool:
+            list(index_pool.map(_execute, [job.dsn] * 2, queries.partition_index_ddl(run_id)))
         with session_scope(engine) as s:
             summary = _summary(s, run_id, results, dq, a, b, area_a, area_b)
             summary["no_data"] = no_data

@@ -289,18 +289,27 @@ def stage_delete_pairs(run_id: int) -> str:
             "WHERE a_fid = ANY(%(a_fids)s) OR b_fid = ANY(%(b_fids)s)")
 
 
-def partition_ddl(run_id: int) -> list[str]:
-    """Index a run's filled table and attach it to conflict_patches.
+def partition_index_ddl(run_id: int) -> list[str]:
+    """The indexes of a run's filled table, each built on its own connection, side by side.
 
     Patch numbers were given by the tasks (tile × 1,000,000 + the piece's place in its tile), so
-    nothing is rewritten here. The spatial index covers the kept patches only (maps, carrying
+    nothing is rewritten. The spatial index covers the kept patches only (maps, carrying
     resolutions); the sliver audit set is read by run.
     """
+    part = stage_name(int(run_id))
+    return [
+        f"CREATE UNIQUE INDEX {part}_pkey ON {part} (patch_no)",
+        f"CREATE INDEX {part}_geom ON {part} USING gist (geom) WHERE kept",
+    ]
+
+
+def partition_ddl(run_id: int) -> list[str]:
+    """Make the unique index the primary key and attach the run's table to conflict_patches
+    (in the run's final transaction, after :func:`partition_index_ddl`)."""
     n = int(run_id)
     part = stage_name(n)
     return [
-        f"ALTER TABLE {part} ADD PRIMARY KEY (patch_no)",
-        f"CREATE INDEX {part}_geom ON {part} USING gist (geom) WHERE kept",
+        f"ALTER TABLE {part} ADD CONSTRAINT {part}_pkey PRIMARY KEY USING INDEX {part}_pkey",
         f"ANALYZE {part}",
         f"ALTER TABLE conflict_patches ATTACH PARTITION {part} FOR VALUES IN ({n})",
     ]

@@ -10,6 +10,7 @@ import itertools
 
 import pytest
 import shapely
+from sqlalchemy import text
 from shapely.geometry import box
 
 from conflict_checks.conflict_results import data_quality, get_run, history, patches, progress, update_patches
@@ -146,6 +147,18 @@ def test_categories_slivers_unmapped_and_overlap(pair, store):
     assert cats[("03", None)]["area_m2"] == pytest.approx(1_000_402.0, abs=0.01)
     assert cats[("03", None)]["name_zh"] == "土规建设用地、城规非建设用地"
     assert run["a_version_id"] == run["summary"]["a"]["version_id"]
+    # The run's partition is attached with its primary key and the spatial index of kept patches.
+    with store.engine.connect() as conn:
+        part = f"conflict_patches_r{run_id}"
+        idx = dict(conn.execute(text(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid = CAST(:t AS regclass)"), {"t": part}).all())
+        pk = conn.execute(text("SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) "
+                               "AND contype = 'p'"), {"t": part}).scalars().all()
+        parent = conn.execute(text("SELECT inhparent::regclass::text FROM pg_inherits "
+                                   "WHERE inhrelid = CAST(:t AS regclass)"), {"t": part}).scalar()
+    assert pk == [f"{part}_pkey"] and parent == "conflict_patches"
+    assert "gist (geom) WHERE kept" in idx[f"{part}_geom"] and "UNIQUE" in idx[f"{part}_pkey"]
 
 
 def test_conditional_construction_switch(store, tmp_path, uid):
@@ -231,7 +244,6 @@ def test_bad_input_stores_nothing(pair, store):
 
 
 def _counts(store) -> dict[str, int]:
-    from sqlalchemy import text
 
     with store.engine.connect() as c:
         out = {t: c.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
@@ -296,7 +308,6 @@ def test_cli_run_exports_and_summary(pair, store, tmp_path):
 def test_a_killed_run_leaves_nothing_behind(pair, store):
     """A run whose process died leaves its unattached table; the next run drops it, but never the
     table of a run still in progress (it holds the run's advisory lock)."""
-    from sqlalchemy import text
 
     from conflict_checks import queries
 
