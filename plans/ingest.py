@@ -8,8 +8,8 @@ deployment extent, classify, then COPY in the caller's transaction.
 from __future__ import annotations
 
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -233,10 +233,10 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
         if z:
             chunk = shapely.force_2d(chunk)
         geoms = reproject(chunk, src, dst)
-        bounds = shapely.total_bounds(geoms)
+        chunk_bounds = shapely.total_bounds(geoms)
         # One test for the whole chunk when its bounding box lies inside the extent (the usual
         # case); each feature is tested only otherwise.
-        if np.all(np.isfinite(bounds)) and extent.store.contains(shapely.box(*bounds)):
+        if np.all(np.isfinite(chunk_bounds)) and extent.store.contains(shapely.box(*chunk_bounds)):
             bad = np.zeros(0, dtype=np.intp)
         else:
             bad = np.flatnonzero(~shapely.contains(extent.store, geoms))
@@ -245,12 +245,11 @@ def ingest(session: Session, settings: Settings, req: IngestRequest) -> LayerVer
         wkb = source_wkb[start:stop] if source_wkb is not None and geoms is part else None
         if wkb is None or not all(b[:5] in _PLAIN_WKB_HEADS for b in wkb):
             wkb = shapely.to_wkb(geoms, byte_order=1, include_srid=False)
-        return _Prepared(bad, z, float(shapely.area(geoms).sum()) if polygons else 0.0, bounds, wkb)
+        return _Prepared(bad, z, float(shapely.area(geoms).sum()) if polygons else 0.0, chunk_bounds, wkb)
 
-    # (A worker thread preparing the whole next chunk was tried: the GIL-bound parts of both
-    # threads then wait on each other. Only the validity test, GIL-free, goes to a thread.)
     # GEOS validity (which releases the GIL) of the next chunk is computed in a thread while
-    # this chunk's rows are built and sent.
+    # this chunk's rows are built and sent. (Preparing the whole next chunk in a thread was
+    # tried: its GIL-bound parts then wait on the main thread's.)
     starts = list(range(0, n, CHUNK))
     with PartitionWriter(session, version_id, settings.store_srid) as writer, \
             ThreadPoolExecutor(1, thread_name_prefix="gisplat-validity") as pool:
