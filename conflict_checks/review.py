@@ -12,10 +12,7 @@ is kept and audited, and a correction item opens for the department that owns th
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import os
 import re
-import shutil
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,7 @@ from sqlalchemy.orm import Session
 from gis_platform.core import audit
 from gis_platform.core.account_models import User
 from gis_platform.core.errors import ForbiddenError, InputError, NotFoundError
+from gis_platform.core.files import file_sha256, keep_by_sha256
 
 from . import queries
 from .access import can_see_submission
@@ -240,24 +238,14 @@ def keep_attachment(settings: Any, path: Path, name: str | None) -> tuple[str, s
     if ext not in ATTACHMENT_TYPES:
         raise InputError(f"附件格式不支持（可用：{', '.join(sorted(ATTACHMENT_TYPES))}）",
                          f"unsupported attachment type (allowed: {', '.join(sorted(ATTACHMENT_TYPES))})", file=clean)
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
         head = fh.read(16)
-        digest.update(head)
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
     if not head:
         raise InputError("附件为空文件", "the attachment is empty", file=clean)
     if not head.startswith(ATTACHMENT_TYPES[ext][1]):
         raise InputError(f"附件内容与扩展名 .{ext} 不符", f"the attachment's content is not .{ext}", file=clean)
-    sha = digest.hexdigest()
-    root = attachments_dir(settings)
-    root.mkdir(parents=True, exist_ok=True)
-    target = root / sha
-    if not target.exists():
-        tmp = root / f".{sha}.{os.getpid()}.part"
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, target)
+    sha = file_sha256(path)
+    keep_by_sha256(path, attachments_dir(settings), sha)
     return clean, sha
 
 

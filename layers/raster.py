@@ -4,7 +4,6 @@ overwritten). Metadata goes to the store with the layer version."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ from pyproj import CRS
 from rasterio.errors import RasterioIOError
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
+from gis_platform.core.files import file_sha256
 from gis_platform.core.crs import crs_label, deployment_extent, diagnose, reproject as reproject_geoms
 from gis_platform.core.crs import store_crs
 from gis_platform.core.errors import CRSError, ExtentError, InputError, LimitError, Problem
@@ -38,14 +38,6 @@ class PreparedRaster:
     meta: dict[str, Any]
     notes: list[dict[str, Any]] = field(default_factory=list)
     created: Path | None = None
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def prepare_cog(path: Path, settings: Settings, given: CRS | None, display: str) -> PreparedRaster:
@@ -124,7 +116,7 @@ def prepare_cog(path: Path, settings: Settings, given: CRS | None, display: str)
         "bounds": list(out_bounds), "resampling": resampling.name if src_crs != dst_crs else None,
     }
     extent = shapely.box(*out_bounds)
-    return PreparedRaster(tmp, _sha256(tmp), crs_label(src_crs), shapely.to_wkt(extent), meta)
+    return PreparedRaster(tmp, file_sha256(tmp), crs_label(src_crs), shapely.to_wkt(extent), meta)
 
 
 def store_cog(prepared: PreparedRaster, settings: Settings) -> Path:

@@ -3,10 +3,10 @@ Shapefile encoding, and hash the source."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from gis_platform.core.errors import InputError, LimitError
+from gis_platform.core.files import files_sha256
 from gis_platform.core.settings import Limits
 
 from .archive import list_shapefile_sets, safe_extract_zip
@@ -53,15 +53,10 @@ def check_upload(path: Path, limits: Limits, display: str | None = None) -> None
 
 def source_sha256(path: Path) -> str:
     """sha256 of the source as uploaded; a bare Shapefile hashes all its sidecar files."""
-    h = hashlib.sha256()
     files = [path]
     if path.suffix.lower() == ".shp":
         files = [path.with_suffix(s) for s in SHP_SIDECARS if path.with_suffix(s).exists()]
-    for f in files:
-        with f.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
+    return files_sha256(files)
 
 
 def _read_shapefile(

@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from map_ui.report import num, pct, when
-from map_ui.views import _common
+from map_ui.views import _common, lang_code
 
 HERE = Path(__file__).resolve().parent
 COLOURS_CSV = HERE / "conflict_colours.csv"
@@ -99,10 +99,6 @@ JS_WORDS = ("patch", "side_a", "side_b", "code", "name", "area_m2", "area_ha", "
             "unknown")
 
 
-def _lang(lang: str) -> str:
-    return "en" if lang == "en" else "zh"
-
-
 def _context(lang: str, path: str, city: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
     ctx = _common(lang, path, city, query, staff=True)  # conflict pages are for staff only
     ctx["t"] = TEXT[lang]
@@ -137,7 +133,7 @@ def render_runs(runs: list[dict[str, Any]], *, layers: list[dict[str, Any]], pro
     started_at, by_category ({category: count}), patches. ``layers``: ref, label, scheme,
     version. ``profiles``: name, label, switches (names).
     """
-    lang = _lang(lang)
+    lang = lang_code(lang)
     rows = [{**r, "date": when(r.get("finished_at") or r.get("started_at")),
              "cats": [{"category": c, "count": n, "colour": colour_of(c)["fill"]}
                       for c, n in sorted((r.get("by_category") or {}).items())]} for r in runs]
@@ -164,7 +160,7 @@ def render_run(run: dict[str, Any], *, mode: str, bounds: list[float] | None, ca
     with the profile's side labels. ``statuses``: status → (zh, en). ``quality``: the
     data-quality summary (count, area and per side/kind). ``switch_labels``: switch → (zh, en).
     """
-    lang = _lang(lang)
+    lang = lang_code(lang)
     idx = 0 if lang == "zh" else 1
     t = TEXT[lang]
     summary = run.get("summary") or {}

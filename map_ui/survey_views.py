@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from map_ui.report import when
-from map_ui.views import _common
+from map_ui.views import _common, lang_code
 
 _ENV = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
@@ -62,10 +62,6 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
-def _lang(lang: str) -> str:
-    return "en" if lang == "en" else "zh"
-
-
 def _ctx(lang: str, path: str, city: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
     ctx = _common(lang, path, city, query)
     return {**ctx, "st": TEXT[lang], "surveys_active": True}
@@ -82,7 +78,7 @@ def _row(p: dict[str, Any], lang: str) -> dict[str, Any]:
 def render_survey_form(*, stages: list[tuple[str, str]], items: list[dict[str, str]], city: str, lang: str = "zh",
                        values: dict[str, Any] | None = None, error: str | None = None) -> str:
     """The firms' upload form (shown again with the message when a package is refused)."""
-    lang = _lang(lang)
+    lang = lang_code(lang)
     return _ENV.get_template("survey_form.html").render(
         **_ctx(lang, "/surveys/new", city), stages=stages, items=items, values=values or {}, error=error)
 
@@ -90,7 +86,7 @@ def render_survey_form(*, stages: list[tuple[str, str]], items: list[dict[str, s
 def render_survey_detail(pkg: dict[str, Any], *, departments: list[tuple[str, str]], can_decide: bool,
                          city: str, lang: str = "zh") -> str:
     """A package: its check report, files, history and (for the bureau) accept / return."""
-    lang = _lang(lang)
+    lang = lang_code(lang)
     t = TEXT[lang]
     findings = [{**f, "status_label": t[f["status"]], "message": f["message_zh"] if lang == "zh" else f["message_en"],
                  "figures_text": ", ".join(f"{k}={v}" for k, v in (f.get("figures") or {}).items()
@@ -109,7 +105,7 @@ def render_survey_detail(pkg: dict[str, Any], *, departments: list[tuple[str, st
 def render_survey_list(rows: list[dict[str, Any]], *, city: str, lang: str = "zh", title_key: str = "list",
                        departments: list[tuple[str, str]] | None = None, department: str | None = None) -> str:
     """The bureau's list of packages, or (with ``departments``) the results shared with one."""
-    lang = _lang(lang)
+    lang = lang_code(lang)
     path = "/surveys/shared" if departments is not None else "/surveys"
     return _ENV.get_template("survey_list.html").render(
         **_ctx(lang, path, city, {"department": department}), rows=[_row(r, lang) for r in rows],

@@ -96,7 +96,8 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
-def _lang(lang: str) -> str:
+def lang_code(lang: str) -> str:
+    """``en`` for English, ``zh`` for anything else."""
     return "en" if lang == "en" else "zh"
 
 
@@ -118,7 +119,7 @@ def _common(lang: str, path: str, city: str, query: dict[str, Any] | None = None
 
 def nav_context(lang: str, path: str, city: str, *, role: str | None = None) -> dict[str, Any]:
     """The navigation bar's context for pages that have their own words (the catalogue)."""
-    ctx = _common(_lang(lang), path, city, role=role)
+    ctx = _common(lang_code(lang), path, city, role=role)
     return {k: ctx[k] for k in ("nav", "nt", "switch_href", "city", "nav_staff", "reviews_active")}
 
 
@@ -139,7 +140,7 @@ def render_map(layers: list[dict[str, Any]], *, city: str, lang: str = "zh", bas
     ``theme``, ``class_scheme``, ``feature_count`` and ``bounds`` (lon/lat, or None). Each is drawn from the vector tiles
     ``/tiles/{id}/{z}/{x}/{y}.pbf``; a click asks ``/api/applies``.
     """
-    lang = _lang(lang)
+    lang = lang_code(lang)
     items = []
     for i, lyr in enumerate(layers):
         outline = is_outline(lyr.get("theme"))
@@ -176,7 +177,7 @@ def render_map(layers: list[dict[str, Any]], *, city: str, lang: str = "zh", bas
 def render_check_form(*, city: str, lang: str = "zh", values: dict[str, Any] | None = None,
                       error: str | None = None, problems: list[str] | None = None, role: str | None = None) -> str:
     """The upload form; with ``error`` it is shown again with the message and the values kept."""
-    lang = _lang(lang)
+    lang = lang_code(lang)
     types = [(k, v[0] if lang == "zh" else v[1]) for k, v in PROJECT_TYPES.items()]
     return _ENV.get_template("check_form.html").render(
         **_common(lang, "/checks/new", city, role=role), values=values or {}, error=error, problems=problems or [],
@@ -194,7 +195,7 @@ def render_check_result(result: dict[str, Any], *, site: dict[str, Any], pieces:
 
     ``site``, ``pieces`` and ``context`` geometries are GeoJSON in lon/lat (they are small).
     """
-    lang = _lang(lang)
+    lang = lang_code(lang)
     t = TEXT[lang]
     meta = result.get("meta") or {}
     area = result.get("area") or {}
@@ -243,7 +244,7 @@ def render_check_result(result: dict[str, Any], *, site: dict[str, Any], pieces:
 def render_review(rows: list[dict[str, Any]], *, city: str, lang: str = "zh", verdict: str | None = None,
                   q: str | None = None, limit: int | None = None, role: str | None = None) -> str:
     """The review queue: each submission's latest run with verdict, status and date."""
-    lang = _lang(lang)
+    lang = lang_code(lang)
     t = TEXT[lang]
     items = []
     for r in rows:
@@ -272,7 +273,7 @@ LOGIN_TEXT = {
 def render_login(*, city: str, lang: str = "zh", next_url: str = "/", username: str = "",
                  error: str | None = None) -> str:
     """The sign-in page."""
-    lang = _lang(lang)
+    lang = lang_code(lang)
     ctx = _common(lang, "/login", city)
     return _ENV.get_template("login.html").render(**ctx, w=LOGIN_TEXT[lang], next=next_url, username=username,
                                                   error=error)
@@ -409,7 +410,7 @@ def _review_section(review: dict[str, Any] | None, lang: str) -> dict[str, Any] 
 def render_reviews(data: dict[str, Any], *, role: str, city: str, lang: str = "zh") -> str:
     """The review task page: a department's queue (deadlines, overdue highlighted, links to the
     result pages) and its correction items; for the bureau every department's open tasks."""
-    lang = _lang(lang)
+    lang = lang_code(lang)
     tasks = [{**t, "due": _day(t.get("due_on")), "rules": ", ".join(t.get("rule_keys") or []),
               "overdue": bool(t.get("overdue")), "answered": bool(t.get("opinion")),
               "opinion_label": _word(lang, "op", t.get("opinion")) if t.get("opinion") else None}

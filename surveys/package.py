@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gis_platform.core.errors import InputError, LimitError, Problem, UnsafeArchiveError
+from gis_platform.core.files import file_sha256
 from gis_platform.core.settings import Limits
 from layers.archive import safe_extract_zip
 
@@ -61,15 +62,6 @@ class Package:
             out.append(f)
             out.extend(f.sidecars)
         return out
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _listing(root: Path, limits: Limits, display: str) -> list[Path]:

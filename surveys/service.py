@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from gis_platform.core.errors import (
     NotFoundError,
     PlatformError,
 )
+from gis_platform.core.files import keep_by_sha256
 from gis_platform.core.settings import Settings
 
 from . import queries
@@ -110,14 +110,7 @@ def surveys_dir(settings: Settings) -> Path:
 
 def _keep_file(src: Path, sha: str, settings: Settings) -> str:
     """Copy a file to GISPLAT_HOME/surveys/<sha256> (once); return the stored relative path."""
-    root = surveys_dir(settings)
-    root.mkdir(parents=True, exist_ok=True)
-    target = root / sha
-    if not target.exists():
-        tmp = root / f".{sha}.part"
-        shutil.copyfile(src, tmp)
-        tmp.replace(target)
-    return sha
+    return keep_by_sha256(src, surveys_dir(settings), sha).name
 
 
 def _features_geom(session: Session, package_id: int, *, file_no: int | None = None,

@@ -14,6 +14,16 @@ from gis_platform.core.errors import AuthError
 from gis_platform.core.settings import Settings
 
 
+def request_lang(request: Request) -> str:
+    """The page language asked for: ``?lang=en`` for English, Chinese otherwise."""
+    return "en" if request.query_params.get("lang") == "en" else "zh"
+
+
+def lang_suffix(lang: str) -> str:
+    """The query string that keeps a page in ``lang`` across a redirect or link."""
+    return "?lang=en" if lang == "en" else ""
+
+
 def get_settings_dep(request: Request) -> Settings:
     """The app's settings (set by create_app)."""
     return request.app.state.settings  # type: ignore[no-any-return]

@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis_platform.core.errors import AuthError, PlatformError
 
+from .deps import request_lang
+
 log = logging.getLogger("gisplat.web")
 
 # Starlette's own refusals (before any route runs), in the platform's words.
@@ -29,10 +31,6 @@ HTTP_MESSAGES = {
 HTTP_KINDS = {404: "not_found", 405: "method_not_allowed", 413: "limit"}
 
 
-def _lang(request: Request) -> str:
-    return "en" if request.query_params.get("lang") == "en" else "zh"
-
-
 def _is_page(request: Request) -> bool:
     path = request.url.path
     return not (path.startswith(("/api", "/ogc", "/tiles", "/assets"))
@@ -42,10 +40,10 @@ def _is_page(request: Request) -> bool:
 def _respond(request: Request, status: int, body: dict[str, object]) -> JSONResponse | HTMLResponse:
     if not _is_page(request):
         return JSONResponse(body, status_code=status)
-    msg = body["message_zh"] if _lang(request) == "zh" else body["message_en"]
+    msg = body["message_zh"] if request_lang(request) == "zh" else body["message_en"]
     html = (
         "<!doctype html><meta charset='utf-8'><title>错误 / Error</title>"
-        f"<h1>{'出错了' if _lang(request) == 'zh' else 'Something went wrong'}</h1>"
+        f"<h1>{'出错了' if request_lang(request) == 'zh' else 'Something went wrong'}</h1>"
         f"<pre>{escape(str(msg))}</pre><p><a href='/'>返回 / back</a></p>"
     )
     return HTMLResponse(html, status_code=status)

@@ -26,13 +26,9 @@ from gis_platform.core.errors import AuthError, NotFoundError
 from map_ui.views import LOGIN_TEXT, render_login
 
 from ..auth import CSRF_COOKIE, SESSION_COOKIE, sign, unsign
-from ..deps import PrincipalDep, SessionDep, SettingsDep
+from ..deps import PrincipalDep, SessionDep, SettingsDep, request_lang
 
 router = APIRouter(tags=["accounts 账号"])
-
-
-def _lang(request: Request) -> str:
-    return "en" if request.query_params.get("lang") == "en" else "zh"
 
 
 def _safe_next(url: str | None) -> str:
@@ -45,7 +41,7 @@ def _safe_next(url: str | None) -> str:
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_page(request: Request, settings: SettingsDep, next: str = "/") -> HTMLResponse:  # noqa: A002
     """The sign-in form."""
-    return HTMLResponse(render_login(city=settings.city_name, lang=_lang(request), next_url=_safe_next(next)))
+    return HTMLResponse(render_login(city=settings.city_name, lang=request_lang(request), next_url=_safe_next(next)))
 
 
 @router.post("/login", response_class=HTMLResponse, response_model=None, include_in_schema=False)
@@ -53,7 +49,7 @@ def login(request: Request, session: SessionDep, settings: SettingsDep,
           username: Annotated[str, Form(max_length=80)] = "", password: Annotated[str, Form(max_length=200)] = "",
           next: Annotated[str, Form(max_length=500)] = "/") -> HTMLResponse | RedirectResponse:  # noqa: A002
     """Check the credentials, open a session and go where the user was going."""
-    lang = _lang(request)
+    lang = request_lang(request)
     try:
         user = authenticate(session, username, password)
     except AuthError:

@@ -4,7 +4,6 @@ layer file as a new version and exporting a version (what ``gisplat plans add``,
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
@@ -13,7 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 
-from gis_platform.core.errors import InputError, PlatformError
+from gis_platform.core.errors import InputError
 from layers.export import export_frame, version_frame
 from plans.ingest import IngestRequest, ingest
 from plans.schemas import LayerPublic, PlanCreate, PlanPublic, VersionPublic
@@ -76,18 +75,6 @@ def layer_version_list(plan: str, layer: str, session: SessionDep) -> list[Versi
     return [VersionPublic.of(v) for v in layer_versions(session, lyr)]
 
 
-def _without_tmp(exc: PlatformError, tmp_dir: str) -> PlatformError:
-    """The error with the private temporary directory taken out of its messages."""
-    exc.zh, exc.en = exc.zh.replace(tmp_dir, ""), exc.en.replace(tmp_dir, "")
-    if exc.file:
-        exc.file = exc.file.replace(tmp_dir, "")
-    for p in exc.problems:
-        p.zh, p.en = p.zh.replace(tmp_dir, ""), p.en.replace(tmp_dir, "")
-        if p.feature:
-            p.feature = p.feature.replace(tmp_dir, "")
-    return exc
-
-
 def _opt(value: str | None) -> str | None:
     return value.strip() or None if value is not None else None
 
@@ -119,20 +106,14 @@ def layer_upload(
     载入文件为图层的新版本；被拒绝时不保存任何数据。
     """
     name = safe_name(file.filename)
-    tmp_dir = ""
-    try:
-        with saved_upload(file, settings) as path:
-            tmp_dir = f"{path.parent}{os.sep}"
-            v = ingest(session, settings, IngestRequest(
-                path=path, plan=plan, layer=layer, class_field=_opt(class_field), scheme=_opt(scheme),
-                theme=_opt(theme), title=_opt(title), crs=_opt(crs), encoding=_opt(encoding),
-                source_layer=_opt(source_layer), repair=repair, geometry=geometry, plan_kind=_opt(kind),
-                display_name=name, actor=principal.name, coverage=_opt(coverage)))
-            row = VersionPublic.of(v).model_dump(mode="json")
-    except PlatformError as exc:
-        if tmp_dir:
-            raise _without_tmp(exc, tmp_dir) from None
-        raise
+    # (saved_upload takes its temporary directory out of any error raised inside it)
+    with saved_upload(file, settings) as path:
+        v = ingest(session, settings, IngestRequest(
+            path=path, plan=plan, layer=layer, class_field=_opt(class_field), scheme=_opt(scheme),
+            theme=_opt(theme), title=_opt(title), crs=_opt(crs), encoding=_opt(encoding),
+            source_layer=_opt(source_layer), repair=repair, geometry=geometry, plan_kind=_opt(kind),
+            display_name=name, actor=principal.name, coverage=_opt(coverage)))
+        row = VersionPublic.of(v).model_dump(mode="json")
     return {"layer": f"{plan}/{layer}", **row}
 
 

@@ -26,6 +26,7 @@ from conflict_checks.review import (
     review_progress,
     update_correction,
 )
+from gis_platform.core.accounts import Principal
 from gis_platform.core.errors import ForbiddenError, InputError
 
 from ..deps import PrincipalDep, SessionDep, SettingsDep
@@ -61,15 +62,19 @@ class CorrectionUpdate(BaseModel):
     comment: str | None = Field(None, max_length=4000)
 
 
+def _department(principal: Principal, asked: str | None) -> str:
+    """The department whose items are listed: a department reviewer's own, else the one asked."""
+    user = principal.user
+    department = user.department if user.role == "department" else asked
+    if not department:
+        raise ForbiddenError("请指定部门", "give the department")
+    return department
+
+
 @router.get("/api/reviews/tasks")
 def tasks(session: SessionDep, principal: PrincipalDep, department: str | None = None) -> list[dict[str, Any]]:
     """A department's review tasks (a department reviewer sees only its own)."""
-    user = principal.user
-    if user.role == "department":
-        department = user.department
-    if not department:
-        raise ForbiddenError("请指定部门", "give the department")
-    return department_queue(session, department)
+    return department_queue(session, _department(principal, department))
 
 
 _OPINION_BODY = {"requestBody": {"required": True, "content": {
@@ -151,12 +156,7 @@ def disputes(run_id: int, session: SessionDep, principal: PrincipalDep) -> list[
 @router.get("/api/corrections")
 def corrections(session: SessionDep, principal: PrincipalDep, department: str | None = None) -> list[dict[str, Any]]:
     """Correction items of a department (a department reviewer sees only its own)."""
-    user = principal.user
-    if user.role == "department":
-        department = user.department
-    if not department:
-        raise ForbiddenError("请指定部门", "give the department")
-    return corrections_for(session, department)
+    return corrections_for(session, _department(principal, department))
 
 
 @router.post("/api/corrections/{dispute_id}", status_code=201)

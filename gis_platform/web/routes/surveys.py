@@ -37,7 +37,7 @@ from surveys.service import (
     submit_package,
 )
 
-from ..deps import PrincipalDep, SessionDep, SettingsDep
+from ..deps import PrincipalDep, SessionDep, SettingsDep, lang_suffix, request_lang
 from ..uploads import saved_upload
 
 router = APIRouter(tags=["surveys 多测合一"])
@@ -139,14 +139,6 @@ def api_check_survey(package_id: int, session: SessionDep, settings: SettingsDep
 # ------------------------------------------------------------------------------------- pages
 
 
-def _lang(request: Request) -> str:
-    return "en" if request.query_params.get("lang") == "en" else "zh"
-
-
-def _suffix(lang: str) -> str:
-    return "?lang=en" if lang == "en" else ""
-
-
 def _choices(lang: str) -> tuple[list[tuple[str, str]], list[dict[str, str]], list[tuple[str, str]]]:
     m = load_manifest()
     i = 0 if lang == "zh" else 1
@@ -160,7 +152,7 @@ def _choices(lang: str) -> tuple[list[tuple[str, str]], list[dict[str, str]], li
 @router.get("/surveys/new", response_class=HTMLResponse, include_in_schema=False)
 def page_form(request: Request, settings: SettingsDep) -> HTMLResponse:
     """The firms' upload form."""
-    lang = _lang(request)
+    lang = request_lang(request)
     stages, items, _ = _choices(lang)
     return HTMLResponse(render_survey_form(stages=stages, items=items, city=settings.city_name, lang=lang))
 
@@ -177,7 +169,7 @@ def page_submit(
 ) -> HTMLResponse | RedirectResponse:
     """Submit from the form; a refused package is shown on the form with nothing stored."""
     firm = _firm(principal, firm)
-    lang = _lang(request)
+    lang = request_lang(request)
     stages, items, _ = _choices(lang)
     values = {"project_code": project_code, "stage": stage, "item": item, "firm": firm, "surveyor": surveyor,
               "client": client, "project_name": project_name}
@@ -201,14 +193,14 @@ def page_submit(
         if upload_dir:  # a reader's message may quote the private temporary path
             message = message.replace(upload_dir, "")
         return again(message, int(exc.http_status))
-    return RedirectResponse(f"/surveys/{pkg['id']}{_suffix(lang)}", status_code=303)
+    return RedirectResponse(f"/surveys/{pkg['id']}{lang_suffix(lang)}", status_code=303)
 
 
 @router.get("/surveys", response_class=HTMLResponse, include_in_schema=False)
 def page_list(request: Request, session: SessionDep, settings: SettingsDep, principal: PrincipalDep) -> HTMLResponse:
     """Every package the user may read (the bureau: all of them)."""
     rows = list_packages(session, _reader(principal))
-    return HTMLResponse(render_survey_list(rows, city=settings.city_name, lang=_lang(request)))
+    return HTMLResponse(render_survey_list(rows, city=settings.city_name, lang=request_lang(request)))
 
 
 @router.get("/surveys/shared", response_class=HTMLResponse, include_in_schema=False)
@@ -216,7 +208,7 @@ def page_shared(request: Request, session: SessionDep, settings: SettingsDep,
                 department: Annotated[str | None, Query(max_length=60)] = None,
                 *, principal: PrincipalDep) -> HTMLResponse:
     """The accepted results shared with a department (a department reviewer: its own)."""
-    lang = _lang(request)
+    lang = request_lang(request)
     if principal.user.role == "department":
         department = principal.user.department
     _, _, depts = _choices(lang)
@@ -230,7 +222,7 @@ def page_shared(request: Request, session: SessionDep, settings: SettingsDep,
 def page_detail(package_id: int, request: Request, session: SessionDep, settings: SettingsDep,
                 principal: PrincipalDep) -> HTMLResponse:
     """A package: check report, files, history; the bureau's accept / return actions."""
-    lang = _lang(request)
+    lang = request_lang(request)
     who = _reader(principal)
     pkg = get_package(session, package_id, who)
     _, _, depts = _choices(lang)
@@ -245,7 +237,7 @@ def page_accept(package_id: int, request: Request, session: SessionDep, settings
     """Accept from the package page (the departments ticked, else the manifest's)."""
     accept_package(session, settings, package_id, reader=_reader(principal), departments=departments or None,
                    actor=principal.name)
-    return RedirectResponse(f"/surveys/{package_id}{_suffix(_lang(request))}", status_code=303)
+    return RedirectResponse(f"/surveys/{package_id}{lang_suffix(request_lang(request))}", status_code=303)
 
 
 @router.post("/surveys/{package_id}/return", response_model=None, include_in_schema=False)
@@ -253,4 +245,4 @@ def page_return(package_id: int, request: Request, session: SessionDep,
                 reason: Annotated[str, Form()] = "", *, principal: PrincipalDep) -> RedirectResponse:
     """Return from the package page with a reason."""
     return_package(session, package_id, reason=reason, reader=_reader(principal), actor=principal.name)
-    return RedirectResponse(f"/surveys/{package_id}{_suffix(_lang(request))}", status_code=303)
+    return RedirectResponse(f"/surveys/{package_id}{lang_suffix(request_lang(request))}", status_code=303)

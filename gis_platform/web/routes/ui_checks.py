@@ -22,24 +22,16 @@ from conflict_checks.submissions import QUEUE_LIMIT, list_submissions, run_map
 from gis_platform.core.errors import PlatformError
 from map_ui.views import TEXT, render_check_form, render_check_result, render_review
 
-from ..deps import PrincipalDep, SessionDep, SettingsDep
+from ..deps import PrincipalDep, SessionDep, SettingsDep, lang_suffix, request_lang
 from ..uploads import saved_upload
 
 router = APIRouter(include_in_schema=False)
 
 
-def _lang(request: Request) -> str:
-    return "en" if request.query_params.get("lang") == "en" else "zh"
-
-
-def _suffix(lang: str) -> str:
-    return "?lang=en" if lang == "en" else ""
-
-
 @router.get("/checks/new", response_class=HTMLResponse)
 def check_form(request: Request, settings: SettingsDep, principal: PrincipalDep) -> HTMLResponse:
     """The pre-check upload form."""
-    return HTMLResponse(render_check_form(city=settings.city_name, lang=_lang(request), role=principal.user.role))
+    return HTMLResponse(render_check_form(city=settings.city_name, lang=request_lang(request), role=principal.user.role))
 
 
 @router.post("/checks/new", response_class=HTMLResponse, response_model=None)
@@ -58,7 +50,7 @@ def check_submit(
     *, principal: PrincipalDep,
 ) -> HTMLResponse | RedirectResponse:
     """Run a pre-check from the form; on success go to its result page."""
-    lang = _lang(request)
+    lang = request_lang(request)
     t = TEXT[lang]
     values = {"project_code": project_code, "name": name, "applicant": applicant, "proposed_use": proposed_use,
               "project_type": project_type, "declared_area_m2": declared_area_m2, "crs": crs}
@@ -95,7 +87,7 @@ def check_submit(
         if upload_dir:  # a reader's message may quote the private temporary path
             message = message.replace(upload_dir, "")
         return again(message, status=int(exc.http_status))
-    return RedirectResponse(f"/checks/{result.run_id}{_suffix(lang)}", status_code=303)
+    return RedirectResponse(f"/checks/{result.run_id}{lang_suffix(lang)}", status_code=303)
 
 
 @router.get("/checks/{run_id}", response_class=HTMLResponse)
@@ -107,7 +99,7 @@ def check_result(run_id: int, request: Request, session: SessionDep, settings: S
     return HTMLResponse(render_check_result(
         data["result"], site=data["site"], pieces=data["pieces"], context=data["context"],
         review=run_review(session, principal.user, run_id), role=principal.user.role,
-        city=settings.city_name, lang=_lang(request)))
+        city=settings.city_name, lang=request_lang(request)))
 
 
 @router.post("/checks/{run_id}/rerun", response_model=None)
@@ -116,7 +108,7 @@ def check_rerun_page(run_id: int, request: Request, session: SessionDep, setting
     """Re-run a stored check with its original layer versions and rules; show the new run."""
     check_visible(session, principal.user, run_id)
     result = rerun_check(session, settings, run_id, actor=principal.name)
-    return RedirectResponse(f"/checks/{result.run_id}{_suffix(_lang(request))}", status_code=303)
+    return RedirectResponse(f"/checks/{result.run_id}{lang_suffix(request_lang(request))}", status_code=303)
 
 
 @router.get("/review", response_class=HTMLResponse)
@@ -130,5 +122,5 @@ def review(
     sees those routed to it)."""
     dept = principal.user.department if principal.user.role == "department" else None
     rows = list_submissions(session, verdict=verdict or None, text=q, limit=QUEUE_LIMIT, department=dept)
-    return HTMLResponse(render_review(rows, city=settings.city_name, lang=_lang(request), verdict=verdict or None,
+    return HTMLResponse(render_review(rows, city=settings.city_name, lang=request_lang(request), verdict=verdict or None,
                                       q=q, limit=QUEUE_LIMIT, role=principal.user.role))

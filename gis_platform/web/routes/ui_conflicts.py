@@ -30,21 +30,13 @@ from map_ui.assets import missing
 from map_ui.conflict_views import TEXT, render_run, render_runs
 from plans.service import layer_versions, list_layers
 
-from ..deps import SessionDep, SettingsDep
+from ..deps import SessionDep, SettingsDep, lang_suffix, request_lang
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/conflicts", tags=["conflicts 差异图斑"])
 
 CC_SWITCH = "conditional_construction"
 DQ_LABELS = {"overlap": ("图层内部重叠", "overlaps inside the layer"), "gap": ("覆盖范围内缺漏", "gaps inside the coverage")}
-
-
-def _lang(request: Request) -> str:
-    return "en" if request.query_params.get("lang") == "en" else "zh"
-
-
-def _suffix(lang: str) -> str:
-    return "?lang=en" if lang == "en" else ""
 
 
 def _form_layers(session: Any) -> list[dict[str, Any]]:
@@ -91,7 +83,7 @@ def _runs(lang: str, session: Any) -> list[dict[str, Any]]:
 @router.get("/conflicts", response_class=HTMLResponse)
 def runs_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """Every conflict run (newest first) and the form to start one."""
-    lang = _lang(request)
+    lang = request_lang(request)
     return HTMLResponse(render_runs(_runs(lang, session), layers=_form_layers(session), profiles=_profiles(lang),
                                     city=settings.city_name, lang=lang))
 
@@ -123,7 +115,7 @@ def runs_submit(
     conditional_construction: Annotated[str | None, Form(max_length=10)] = None,
 ) -> HTMLResponse | RedirectResponse:
     """Start a run from the form; on success go to its page."""
-    lang = _lang(request)
+    lang = request_lang(request)
     t = TEXT[lang]
     values = {"a": a, "b": b, "profile": profile, "min_area_m2": min_area_m2, "tolerance_m": tolerance_m,
               "conditional_construction": conditional_construction is not None}
@@ -149,7 +141,7 @@ def runs_submit(
                                actor=request.state.principal.name)
     except PlatformError as exc:
         return again(exc.message(lang), status=int(exc.http_status))
-    return RedirectResponse(f"/conflicts/{run_id}{_suffix(lang)}", status_code=303)
+    return RedirectResponse(f"/conflicts/{run_id}{lang_suffix(lang)}", status_code=303)
 
 
 def _quality(run: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -168,7 +160,7 @@ def _quality(run: dict[str, Any], lang: str) -> dict[str, Any]:
 @router.get("/conflicts/{run_id}", response_class=HTMLResponse)
 def run_page(run_id: int, request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """A run: its patches on a map from vector tiles, legend, summaries, exports, resolution."""
-    lang = _lang(request)
+    lang = request_lang(request)
     run = get_run(session, run_id)
     book = profile_book()
     prof = book.profiles.get(run["profile"])

@@ -15,14 +15,10 @@ from map_ui.views import render_map
 from plans.models import PLAN_KINDS
 from plans.service import layer_versions, list_layers
 
-from ..deps import PrincipalDep, SessionDep, SettingsDep
+from ..deps import PrincipalDep, SessionDep, SettingsDep, request_lang
 
 router = APIRouter(include_in_schema=False)
 CACHE = {"Cache-Control": "public, max-age=86400"}
-
-
-def _lang(request: Request) -> str:
-    return "en" if request.query_params.get("lang") == "en" else "zh"
 
 
 def _view(request: Request) -> dict[str, float] | None:
@@ -51,7 +47,7 @@ def _bounds(extent: object, settings: Settings) -> list[float] | None:
 @router.get("/map", response_class=HTMLResponse)
 def one_map(request: Request, session: SessionDep, settings: SettingsDep, principal: PrincipalDep) -> HTMLResponse:
     """Every active vector layer from vector tiles, grouped by plan; click for what applies."""
-    lang = _lang(request)
+    lang = request_lang(request)
     layers = []
     for lyr, plan in list_layers(session):
         if plan.status != "active" or lyr.data_kind != "vector":

@@ -22,22 +22,14 @@ from conflict_checks.review import (
 )
 from map_ui.views import render_reviews
 
-from ..deps import PrincipalDep, SessionDep, SettingsDep
+from ..deps import PrincipalDep, SessionDep, SettingsDep, lang_suffix, request_lang
 from ..uploads import saved_upload
 
 router = APIRouter(include_in_schema=False)
 
 
-def _lang(request: Request) -> str:
-    return "en" if request.query_params.get("lang") == "en" else "zh"
-
-
-def _suffix(request: Request) -> str:
-    return "?lang=en" if _lang(request) == "en" else ""
-
-
 def _back(request: Request, run_id: int, anchor: str = "review") -> RedirectResponse:
-    return RedirectResponse(f"/checks/{run_id}{_suffix(request)}#{anchor}", status_code=303)
+    return RedirectResponse(f"/checks/{run_id}{lang_suffix(request_lang(request))}#{anchor}", status_code=303)
 
 
 @router.get("/reviews", response_class=HTMLResponse)
@@ -47,7 +39,7 @@ def reviews(request: Request, session: SessionDep, settings: SettingsDep, princi
     every department's open tasks (or one department's queue with ``?department=``)."""
     user = principal.user
     data = review_overview(session, user, department=(department or None) if user.role != "department" else None)
-    return HTMLResponse(render_reviews(data, role=user.role, city=settings.city_name, lang=_lang(request)))
+    return HTMLResponse(render_reviews(data, role=user.role, city=settings.city_name, lang=request_lang(request)))
 
 
 @router.post("/checks/{run_id}/opinion", response_model=None)
@@ -101,4 +93,4 @@ def correction_form(
 ) -> RedirectResponse:
     """Progress on a correction item, from the review task page."""
     update_correction(session, dispute_id, principal.user, status, comment.strip() or None)
-    return RedirectResponse(f"/reviews{_suffix(request)}#corrections", status_code=303)
+    return RedirectResponse(f"/reviews{lang_suffix(request_lang(request))}#corrections", status_code=303)
