@@ -67,13 +67,17 @@ class ClassHits:
         return shapely.union_all(self.pieces) if len(self.pieces) > 1 else self.pieces[0]
 
     @cached_property
+    def pieces_area(self) -> float:
+        """The pieces' areas added up (overlaps counted as often as they occur)."""
+        return float(shapely.area(self.pieces).sum())
+
+    @cached_property
     def area(self) -> float:
         """Area inside the site, overlaps counted once."""
-        total = float(shapely.area(self.pieces).sum())
         if self.overlaps is None:
-            return total
+            return self.pieces_area
         if self.overlaps.pairwise:
-            return total - self.overlaps.within(self.members)
+            return self.pieces_area - self.overlaps.within(self.members)
         return float(self.union.area)
 
     @cached_property
@@ -101,8 +105,7 @@ class LayerHits:
             return float(sum(c.area for c in classes))
         if self.overlaps.pairwise:
             members = np.concatenate([c.members for c in classes])
-            total = float(sum(float(shapely.area(c.pieces).sum()) for c in classes))
-            return total - self.overlaps.within(members)
+            return sum(c.pieces_area for c in classes) - self.overlaps.within(members)
         return float(shapely.union_all([c.union for c in classes]).area)
 
     @cached_property
