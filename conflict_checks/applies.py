@@ -35,7 +35,7 @@ def what_applies(session: Session, settings: Settings, geom: shapely.Geometry,
     layers = [lyr for lyr in active_layers(session, dt.datetime.now(dt.timezone.utc), None)
               if lyr.data_kind == "vector"]
     by_vid = {lyr.version_id: lyr for lyr in layers}
-    rb = RuleBook.load(session, session.execute(queries.CHECK_START).one().rules_version)
+    rb = RuleBook.load(session, session.execute(queries.APPLIES_START).one().rules_version)
     rows = session.execute(queries.APPLIES_FEATURES, {
         "geom": shapely.to_wkb(geom), "srid": settings.store_srid,
         "vids": list(by_vid), "limit": limit}).all()

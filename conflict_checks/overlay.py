@@ -12,12 +12,17 @@ more pieces; where some does, areas come from unions. Either way an overlap is n
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
+import psycopg
 import shapely
 from sqlalchemy.orm import Session
+
+from gis_platform.core.db import side_connection
 
 from . import queries
 
@@ -37,13 +42,15 @@ class Overlaps:
     second: np.ndarray
     area: np.ndarray
     pairwise: bool
+    pieces: int  # how many pieces the layer has
 
     def within(self, members: np.ndarray) -> float:
         """Area shared by pairs whose two pieces are both among ``members``."""
         if len(self.area) == 0:
             return 0.0
-        inside = np.isin(self.first, members) & np.isin(self.second, members)
-        return float(self.area[inside].sum())
+        chosen = np.zeros(self.pieces, dtype=bool)
+        chosen[members] = True
+        return float(self.area[chosen[self.first] & chosen[self.second]].sum())
 
 
 @dataclass
@@ -141,19 +148,26 @@ def find_overlaps(pieces: np.ndarray) -> Overlaps | None:
         st = shapely.STRtree(shared).query(shared)
         st = st[:, st[0] < st[1]]
         pairwise = not (st.shape[1] and shapely.relate_pattern(shared[st[0]], shared[st[1]], "T********").any())
-    return Overlaps(pairs[0][inner], pairs[1][inner], area, pairwise)
+    return Overlaps(pairs[0][inner], pairs[1][inner], area, pairwise, len(pieces))
 
 
-def site_hits(session: Session, site: shapely.Geometry, version_ids: list[int], srid: int) -> dict[int, LayerHits]:
-    """Pieces of every given layer version inside ``site`` (store CRS), grouped by class."""
-    out: dict[int, LayerHits] = {}
+def pieces_rows(conn: Any, site_wkb: bytes, srid: int, version_ids: list[int]) -> list[tuple]:
+    """The pieces of the versions' features inside the site (store CRS), read in binary on a
+    psycopg connection: (version_id, class_code, class_raw, wkb) rows."""
     if not version_ids:
-        return out
-    rows = session.execute(queries.SITE_PIECES, {"site": shapely.to_wkb(site), "srid": srid,
-                                                 "vids": version_ids}).all()
+        return []
+    with conn.cursor(binary=True) as cur:
+        # Never prepared: each site gets its own plan, which prunes the partitions by version.
+        return cur.execute(queries.SITE_PIECES_SQL, {"site": site_wkb, "srid": srid, "vids": version_ids},
+                           prepare=False).fetchall()
+
+
+def layer_hits(rows: list[tuple]) -> dict[int, LayerHits]:
+    """The pieces grouped per layer version and class, each layer's overlaps found."""
+    out: dict[int, LayerHits] = {}
     if not rows:
         return out
-    geoms = shapely.from_wkb([bytes(r[3]) for r in rows])
+    geoms = shapely.from_wkb([r[3] for r in rows])
     keep = shapely.area(geoms) > EPS  # pieces that only touch the site have no area
     grouped: dict[int, dict[tuple[str | None, str | None], list[int]]] = defaultdict(lambda: defaultdict(list))
     for i, r in enumerate(rows):
@@ -170,3 +184,50 @@ def site_hits(session: Session, site: shapely.Geometry, version_ids: list[int], 
             layer.classes.append(ClassHits(code, raw, geoms[np.asarray(members)], len(members), overlaps, numbers))
         out[vid] = layer
     return out
+
+
+def split_in_two(weights: dict[int, float]) -> tuple[list[int], list[int]]:
+    """The versions in two groups of about equal weight (greedy, heaviest first)."""
+    groups: tuple[list[int], list[int]] = ([], [])
+    load = [0.0, 0.0]
+    for vid, w in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])):
+        k = 0 if load[0] <= load[1] else 1
+        groups[k].append(vid)
+        load[k] += w
+    return groups
+
+
+def site_hits(session: Session, site: shapely.Geometry, weights: dict[int, float], srid: int,
+              pool: Executor) -> dict[int, LayerHits]:
+    """Pieces of every given layer version inside ``site`` (store CRS), grouped by class.
+
+    ``weights`` maps each version to its expected share of the work (e.g. its feature density).
+    The versions are split into two groups: one is read and measured on the session's
+    connection, the other at the same time on a spare connection in ``pool`` (features are
+    immutable, so reading them beside the transaction sees the same rows); with no spare
+    connection free, both run here one after the other.
+    """
+    if not weights:
+        return {}
+    wkb = shapely.to_wkb(site)
+    mine, other = split_in_two(weights)
+    main = session.connection().connection.driver_connection
+    beside = pool.submit(_side_hits, session.get_bind(), wkb, srid, other) if other else None
+    out = layer_hits(pieces_rows(main, wkb, srid, mine))
+    if beside is not None:
+        hits = beside.result()
+        if hits is None:  # no spare connection
+            hits = layer_hits(pieces_rows(main, wkb, srid, other))
+        out.update(hits)
+    return out
+
+
+def _side_hits(engine: Any, wkb: bytes, srid: int, version_ids: list[int]) -> dict[int, LayerHits] | None:
+    try:
+        with side_connection(engine, queries.CHECK_SETTINGS) as conn:
+            if conn is None:
+                return None
+            rows = pieces_rows(conn, wkb, srid, version_ids)
+    except psycopg.OperationalError:  # the spare connection broke (it is dropped): read on the main one
+        return None
+    return layer_hits(rows)

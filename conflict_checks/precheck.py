@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from pyproj import CRS, Geod
+from pyproj import Geod
 from sqlalchemy.orm import Session
 
 from gis_platform.core import audit
-from gis_platform.core.crs import crs_label, reproject
+from gis_platform.core.crs import epsg_label, reproject_epsg
 from gis_platform.core.errors import NotFoundError
 from gis_platform.core.settings import Settings
 
@@ -83,8 +83,14 @@ def active_layers(session: Session, as_of: dt.datetime, version_ids: list[int] |
         rows = session.execute(queries.LAYERS_BY_VERSION_IDS, {"vids": version_ids}).mappings()
     else:
         rows = session.execute(queries.LAYERS_AS_OF, {"as_of": as_of}).mappings()
-    return [LayerRow(**{k: (bytes(v) if k == "extent" and v is not None else v) for k, v in r.items()})
-            for r in rows]
+    return [_layer_row(r) for r in rows]
+
+
+_LAYER_FIELDS = tuple(LayerRow.__dataclass_fields__)
+
+
+def _layer_row(r: Any) -> LayerRow:
+    return LayerRow(**{k: (bytes(r[k]) if k == "extent" and r[k] is not None else r[k]) for k in _LAYER_FIELDS})
 
 
 _NAMES: dict[str, dict[tuple[str, str], str]] = {}
@@ -128,9 +134,9 @@ def run_check(
     """Check a site, store the submission (unless given, with its owner), the run and its findings."""
     t0 = time.perf_counter()
     now = dt.datetime.now(dt.timezone.utc)
-    # Serial, custom-planned queries for this transaction, and the rules' change counter.
-    rules_version = session.execute(queries.CHECK_START).one().rules_version
     if rerun is not None:
+        # Serial queries for this transaction, and the rules' change counter.
+        session.execute(queries.CHECK_START)
         params = {k: v for k, v in rerun.params.items() if k not in ("rules", "compat")}
         if rerun.rule_set is None:
             raise NotFoundError(f"检查记录 {rerun.id} 未保存所用规则，无法按原规则重新运行",
@@ -143,9 +149,11 @@ def run_check(
             "sliver_min_area_m2": settings.check_sliver_min_area_m2,
             "sliver_buffer_m": settings.check_sliver_buffer_m,
         }
-        rulebook = RuleBook.load(session, rules_version)
         as_of = as_of or now
-        layers = active_layers(session, as_of, None)
+        # Serial queries for this transaction, the rules' change counter and the active layers.
+        rows = session.execute(queries.CHECK_START_LAYERS, {"as_of": as_of}).mappings().all()
+        rulebook = RuleBook.load(session, rows[0]["rules_version"])
+        layers = [_layer_row(r) for r in rows if r["layer_id"] is not None]
 
     area = site.area_m2
     srid = settings.store_srid
@@ -154,9 +162,10 @@ def run_check(
     # refers to them.
     coverage_refs = {lyr.coverage[len("layer:"):] for lyr in vector if lyr.coverage.startswith("layer:")}
     overlaid = [lyr for lyr in vector if lyr.theme not in CONTEXT_THEMES or lyr.ref in coverage_refs]
-    # The DEM read runs beside the pieces query (rasterio and the socket wait release the GIL).
-    slope_job = _slope_pool().submit(_slope, settings, site, layers, rulebook, meta)
-    hits = site_hits(session, site.geom, [lyr.version_id for lyr in overlaid], srid)
+    # The DEM read runs beside the pieces queries (rasterio, GEOS and the socket wait release the GIL).
+    pool = _check_pool()
+    slope_job = pool.submit(_slope, settings, site, layers, rulebook, meta)
+    hits = site_hits(session, site.geom, {lyr.version_id: _density(lyr) for lyr in overlaid}, srid, pool)
     names = class_names(session)
     by_ref = {lyr.ref: lyr for lyr in layers}
 
@@ -189,7 +198,7 @@ def run_check(
                  "version": lyr.version, "source_sha256": lyr.source_sha256,
                  "loaded_at": lyr.loaded_at.isoformat()} for lyr in layers]
     result = CheckResult(
-        checked_at=now, as_of=as_of, store_crs=crs_label(CRS.from_epsg(srid)), meta=meta,
+        checked_at=now, as_of=as_of, store_crs=epsg_label(srid), meta=meta,
         source_name=site.source_name, source_sha256=site.source_sha256,
         site_wkt=site.geom.wkt if len(site.geom.wkt) < 200_000 else None,
         boundary=site.boundary(), county=county, area=area_check, layers=findings,
@@ -198,7 +207,6 @@ def run_check(
     rule_set = rerun.rule_set if rerun is not None else store_rule_set(session, rulebook)
     result.duration_ms = round((time.perf_counter() - t0) * 1000, 2)
     rows = _finding_rows(0, findings, slope, use)
-    stored = result.model_dump(mode="json")
     # One statement stores the submission (unless it exists), the run, its findings and the
     # audit entry: one round trip, one transaction with the caller's.
     run_id, submission_id = session.execute(queries.STORE_RUN, {
@@ -211,8 +219,8 @@ def run_check(
         "owner_id": owner_id, "organisation": organisation,
         "rerun_of": rerun.id if rerun else None, "verdict": verdict, "rule_set": rule_set,
         "params": json.dumps(params), "versions": json.dumps(versions),
-        "result": json.dumps(stored, ensure_ascii=False), "duration_ms": result.duration_ms,
-        **{queries.FINDING_BINDS[c]: [r[c] for r in rows] for c in queries.FINDING_COLUMNS},
+        "result": result.model_dump_json(), "duration_ms": result.duration_ms,
+        "findings": json.dumps(rows, ensure_ascii=False),
     }).one()
     result.run_id, result.submission_id = run_id, submission_id
     return result
@@ -301,19 +309,27 @@ def _coverage(lyr: LayerRow, site: Site, area: float, hits: dict[int, LayerHits]
     return covered, None
 
 
-_SLOPE_POOL: dict[int, ThreadPoolExecutor] = {}  # by process id: threads do not survive a fork
-_SLOPE_POOL_LOCK = threading.Lock()
+_CHECK_POOL: dict[int, ThreadPoolExecutor] = {}  # by process id: threads do not survive a fork
+_CHECK_POOL_LOCK = threading.Lock()
 
 
-def _slope_pool() -> ThreadPoolExecutor:
-    """Threads that read the DEM while a check's query runs (each keeps its own open datasets)."""
+def _check_pool() -> ThreadPoolExecutor:
+    """Threads that read the DEM and half of the layers while a check's own query runs (each
+    keeps its own open datasets)."""
     pid = os.getpid()
-    with _SLOPE_POOL_LOCK:
-        pool = _SLOPE_POOL.get(pid)
+    with _CHECK_POOL_LOCK:
+        pool = _CHECK_POOL.get(pid)
         if pool is None:
-            _SLOPE_POOL.clear()
-            pool = _SLOPE_POOL[pid] = ThreadPoolExecutor(2, thread_name_prefix="gisplat-slope")
+            _CHECK_POOL.clear()
+            pool = _CHECK_POOL[pid] = ThreadPoolExecutor(4, thread_name_prefix="gisplat-check")
         return pool
+
+
+def _density(lyr: LayerRow) -> float:
+    """Features per km² of the layer's extent: how much of a check's work the layer is likely
+    to take (an estimate, used only to share the layers between two connections)."""
+    extent_km2 = shapely.from_wkb(lyr.extent).area / 1e6 if lyr.extent is not None else 0.0
+    return lyr.feature_count / max(extent_km2, 1.0)
 
 
 def _slope(settings: Settings, site: Site, layers: list[LayerRow], rb: RuleBook,
@@ -371,7 +387,7 @@ def _use(site: Site, area: float, vector: list[LayerRow], hits: dict[int, LayerH
 def _area(site: Site, settings: Settings, rb: RuleBook, meta: ProjectMeta) -> AreaCheck:
     rule = rb.match("declared_area", "differs", meta.project_type)
     threshold = float((rule.params or {}).get("threshold", 0.01)) if rule else 0.01
-    lonlat = reproject(np.array([site.geom]), CRS.from_epsg(settings.store_srid), CRS.from_epsg(4490))[0]
+    lonlat = reproject_epsg(np.array([site.geom]), settings.store_srid, 4490)[0]
     ellipsoidal = abs(GEOD.geometry_area_perimeter(lonlat)[0])
     declared = meta.declared_area_m2 if meta.declared_area_m2 is not None else site.declared_area_m2
     diff = abs(site.area_m2 - declared) / declared if declared else None

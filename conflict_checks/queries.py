@@ -65,26 +65,38 @@ LAYERS_BY_VERSION_IDS = text(
 # The pieces of the features of the given versions inside the site, one row per feature. Features
 # wholly inside are returned as they are; others are cut. Partition pruning keeps each version to
 # its own table.
-SITE_PIECES = text(
-    """
-    WITH site AS (SELECT ST_GeomFromWKB(:site, :srid) AS g)
+_SITE_PIECES = """
+    WITH site AS (SELECT ST_GeomFromWKB({site}, {srid}) AS g)
     SELECT f.version_id, f.class_code, f.class_raw,
            ST_AsBinary(CASE WHEN ST_CoveredBy(f.geom, s.g) THEN f.geom
                             ELSE ST_CollectionExtract(ST_Intersection(f.geom, s.g), 3) END) AS wkb
     FROM features f CROSS JOIN site s
-    WHERE f.version_id = ANY(:vids) AND ST_Intersects(f.geom, s.g)
+    WHERE f.version_id = ANY(CAST({vids} AS integer[])) AND ST_Intersects(f.geom, s.g)
     """
-).bindparams(bindparam("vids", type_=ARRAY(Integer)))
+# The pieces of the given layer versions' features inside a site: psycopg form (what checks
+# run, with binary results) and SQLAlchemy form (diagnostics).
+SITE_PIECES_SQL = _SITE_PIECES.format(site="%(site)s", srid="%(srid)s", vids="%(vids)s")
+SITE_PIECES = text(_SITE_PIECES.format(site=":site", srid=":srid", vids=":vids")).bindparams(
+    bindparam("vids", type_=ARRAY(Integer)))
 
 # A check is a short interactive query: parallel workers cost more to start (each loads PostGIS)
-# than they save, and a custom plan lets the planner prune partitions by the version ids. The
-# same round trip reads the rules' change counter (checks cache the rules between edits).
-CHECK_SETTINGS = {"max_parallel_workers_per_gather": "0", "plan_cache_mode": "force_custom_plan"}
-CHECK_START = text(
-    "SELECT "
-    + ", ".join(f"set_config('{k}', '{v}', true)" for k, v in CHECK_SETTINGS.items())
-    + ", (SELECT value FROM store_meta WHERE key = 'rules_version') AS rules_version"
+# than they save. The same round trip reads the rules' change counter (checks cache the rules
+# between edits).
+CHECK_SETTINGS = {"max_parallel_workers_per_gather": "0"}
+_START_COLUMNS = (", ".join(f"set_config('{k}', '{v}', true) AS {k}" for k, v in CHECK_SETTINGS.items())
+                  + ", (SELECT value FROM store_meta WHERE key = 'rules_version') AS rules_version")
+CHECK_START = text("SELECT " + _START_COLUMNS)
+# The same, and the layers active at :as_of (none: one row of NULL layer columns), in one round trip.
+CHECK_START_LAYERS = text(
+    f"""
+    WITH start AS MATERIALIZED (SELECT {_START_COLUMNS})
+    SELECT start.*, a.* FROM start LEFT JOIN LATERAL ({LAYERS_AS_OF.text}) a ON true
+    """
 )
+# "What applies here" runs its feature query through the ORM (prepared after five runs): a
+# custom plan each time keeps partition pruning by version at plan time.
+APPLIES_START = text(
+    CHECK_START.text.replace("SELECT ", "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), ", 1))
 ALL_CLASS_NAMES = select(ClassCode.scheme, ClassCode.code, ClassCode.name_zh)
 
 APPLIES_FEATURES = text(
@@ -125,12 +137,15 @@ INSERT_RULE_SET = text(
 )
 RULE_SET = text("SELECT rules, compat FROM rule_sets WHERE sha256 = :sha256")
 
-FINDING_COLUMNS = ("finding_no", "layer_id", "version_id", "theme", "class_code", "class_raw", "state",
-                   "area_m2", "share", "severity", "rule_key", "department")
-FINDING_BINDS = {c: ("area_m2_list" if c == "area_m2" else c) for c in FINDING_COLUMNS}
+# The findings' columns and SQL types: the rows travel as one JSON array of objects.
+FINDING_COLUMNS = {
+    "finding_no": "integer", "layer_id": "integer", "version_id": "integer", "theme": "text",
+    "class_code": "text", "class_raw": "text", "state": "text", "area_m2": "float8", "share": "float8",
+    "severity": "text", "rule_key": "text", "department": "text",
+}
 
 # Everything a check run stores, in one round trip: the submission (unless :submission_id names
-# an existing one), the run, its findings (column arrays) and the audit entry.
+# an existing one), the run, its findings and the audit entry.
 STORE_RUN = text(
     """
     WITH new_submission AS (
@@ -153,13 +168,9 @@ STORE_RUN = text(
         FROM submission
         RETURNING id, submission_id
     ), findings AS (
-        INSERT INTO check_findings (run_id, finding_no, layer_id, version_id, theme, class_code,
-                                    class_raw, state, area_m2, share, severity, rule_key, department)
-        SELECT run.id, f.* FROM run, unnest(
-            CAST(:finding_no AS integer[]), CAST(:layer_id AS integer[]), CAST(:version_id AS integer[]),
-            CAST(:theme AS text[]), CAST(:class_code AS text[]), CAST(:class_raw AS text[]),
-            CAST(:state AS text[]), CAST(:area_m2_list AS float8[]), CAST(:share AS float8[]),
-            CAST(:severity AS text[]), CAST(:rule_key AS text[]), CAST(:department AS text[])) AS f
+        INSERT INTO check_findings (run_id, """ + ", ".join(FINDING_COLUMNS) + """)
+        SELECT run.id, f.* FROM run, jsonb_to_recordset(CAST(:findings AS jsonb)) AS f("""
+    + ", ".join(f"{c} {t}" for c, t in FINDING_COLUMNS.items()) + """)
     ), audit AS (
         INSERT INTO audit_log (actor, action, target, details)
         SELECT :actor, 'check.run', 'run ' || run.id,

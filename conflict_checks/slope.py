@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import shapely
+from rasterio.enums import MaskFlags
 from rasterio.features import geometry_mask
 from rasterio.windows import Window, from_bounds
 
@@ -132,7 +133,13 @@ def slope_stats(cog_path: Path, site: shapely.Geometry, threshold_deg: float = 2
             f"site too large for slope analysis: its DEM window has {n:,} pixels "
             f"(limit {MAX_WINDOW_PIXELS:,}); split the site or use a coarser DEM")
     z = src.read(1, window=win)
-    valid = src.read_masks(1, window=win) > 0
+    flags = src.mask_flag_enums[0]
+    if MaskFlags.all_valid in flags:
+        valid = np.ones(z.shape, dtype=bool)
+    elif flags == [MaskFlags.nodata] and src.nodata is not None:
+        valid = z != src.nodata  # the mask GDAL would derive, without reading the window again
+    else:
+        valid = src.read_masks(1, window=win) > 0
     wt = src.window_transform(win)
     if np.issubdtype(z.dtype, np.floating):
         valid &= np.isfinite(z)

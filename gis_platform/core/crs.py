@@ -67,6 +67,31 @@ def reproject(geoms: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
     return shapely.transform(geoms, _xy)
 
 
+@lru_cache(maxsize=16)
+def epsg_transformer(src: int, dst: int) -> Transformer:
+    """A cached x=easting/lon, y=northing/lat transformer between two EPSG codes."""
+    return Transformer.from_crs(CRS.from_epsg(src), CRS.from_epsg(dst), always_xy=True)
+
+
+def reproject_epsg(geoms: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """:func:`reproject` between two EPSG codes, without building CRS objects each time."""
+    if src == dst:
+        return geoms
+    tr = epsg_transformer(src, dst)
+
+    def _xy(coords: np.ndarray) -> np.ndarray:
+        x, y = tr.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, _xy)
+
+
+@lru_cache(maxsize=16)
+def epsg_label(srid: int) -> str:
+    """:func:`crs_label` of an EPSG code (cached)."""
+    return crs_label(CRS.from_epsg(srid))
+
+
 @dataclass(frozen=True)
 class Extent:
     """The deployment extent in the store CRS and in lon/lat."""

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import threading
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -98,3 +101,63 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+SIDE_CONNECTIONS = 2
+"""Spare connections per process and store for reads beside a transaction (see side_connection)."""
+_SIDE: dict[tuple[int, str], list[Any]] = {}  # (pid, url) -> idle psycopg connections
+_SIDE_OPEN: dict[tuple[int, str], int] = {}
+_SIDE_LOCK = threading.Lock()
+
+
+@contextmanager
+def side_connection(engine: Engine, settings: Mapping[str, str]) -> Iterator[Any | None]:
+    """A spare autocommit psycopg connection of this process for a read-only query that runs
+    beside the caller's transaction (on immutable rows), or None when all are busy: this never
+    waits, the caller then runs the query on its own connection.
+
+    The connections are made once through the engine (same URL and arguments), taken out of its
+    pool, and keep the given server settings for their lifetime (``SET``; every user of a side
+    connection must want the same ones). A connection that fails is closed, not reused.
+    """
+    key = (os.getpid(), str(engine.url))
+    conn = None
+    with _SIDE_LOCK:
+        for k in [k for k in _SIDE if k[0] != key[0]]:  # inherited through a fork: not ours
+            _SIDE.pop(k, None)
+            _SIDE_OPEN.pop(k, None)
+        idle = _SIDE.setdefault(key, [])
+        if idle:
+            conn = idle.pop()
+        elif _SIDE_OPEN.get(key, 0) < SIDE_CONNECTIONS:
+            _SIDE_OPEN[key] = _SIDE_OPEN.get(key, 0) + 1
+        else:
+            conn = False
+    if conn is False:
+        yield None
+        return
+    if conn is None:
+        try:
+            fairy = engine.raw_connection()
+            conn = fairy.driver_connection
+            fairy.detach()
+            conn.rollback()  # whatever a connect hook may have left open
+            conn.autocommit = True
+            for name, value in settings.items():
+                conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+        except BaseException:
+            with _SIDE_LOCK:
+                _SIDE_OPEN[key] -= 1
+            raise
+    ok = False
+    try:
+        yield conn
+        ok = not conn.closed
+    finally:
+        with _SIDE_LOCK:
+            if ok and os.getpid() == key[0]:
+                _SIDE[key].append(conn)
+            else:
+                _SIDE_OPEN[key] = max(0, _SIDE_OPEN.get(key, 1) - 1)
+        if not ok:
+            conn.close()

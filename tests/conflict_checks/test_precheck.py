@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 
 import pytest
 import shapely
@@ -316,3 +317,68 @@ def test_rerun_uses_the_rules_of_its_time(spot, store):
     finally:
         with store.session() as s:
             s.execute(text("UPDATE rules SET severity = 'needs_approval' WHERE key = 'relic_control'"))
+
+
+def test_layers_read_beside_the_transaction_give_the_answer_read_on_it(spot, engine):
+    """A check reads half of the layers on a spare connection; with none free it reads them on
+    its own. Both give the same findings, overlaps measured once either way."""
+    from gis_platform.core import db
+
+    sp = spot()
+    sp.layer("stbhhx", [box(50, 0, 200, 100)], theme="ecological_red_line", coverage=sp.window)
+    sp.layer("dltb", [box(-20, -20, 50, 120), box(30, 10, 70, 60), box(60, 40, 130, 130)],
+             theme="current_land_use", classes=["0101", "0101", "0103"], scheme="sandiao")
+    sp.layer("dzzh", [box(-10, -10, 110, 110), box(40, 40, 60, 60)], theme="geological_hazard",
+             classes=["易发区", "危险区"], coverage=sp.window)
+    site = box(0, 0, 100, 100)
+    beside = sp.check(site)
+    assert db._SIDE_OPEN.get((os.getpid(), str(engine.url)), 0) >= 1  # a spare connection was used
+    busy = [db.side_connection(engine, {}) for _ in range(db.SIDE_CONNECTIONS)]
+    held = [cm.__enter__() for cm in busy]
+    try:
+        assert all(h is not None for h in held)  # every spare is taken: the check reads alone
+        alone = sp.check(site)
+    finally:
+        for cm in busy:
+            cm.__exit__(None, None, None)
+
+    def answer(r):
+        return [(f.ref, f.state, f.area_m2, [(c.class_code, c.class_raw, c.area_m2, c.severity) for c in f.classes])
+                for f in r.layers if f.ref and f.ref.startswith(sp.plan)]
+    assert answer(beside) == answer(alone)
+    dltb = next(f for f in beside.layers if f.ref == f"{sp.plan}/dltb")
+    union = shapely.union_all([box(-20, -20, 50, 120), box(30, 10, 70, 60), box(60, 40, 130, 130)])
+    assert dltb.area_m2 == pytest.approx(site.intersection(union).area, abs=0.01)
+
+
+def test_stored_findings_hold_every_column_of_the_answer(spot, store):
+    from sqlalchemy import text
+
+    sp = spot()
+    raw = ['危险区 "甲"\t\\', "易发区 {b}"]
+    ref = sp.layer("dzzh", [box(-10, -10, 60, 110), box(40, 40, 77.5, 60.25)], theme="geological_hazard",
+                   classes=raw, coverage=sp.window)
+    r = sp.check(SITE)
+    f = sp.layer_of(r, ref)
+    with store.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT finding_no, version_id, theme, class_raw, state, area_m2, share, severity FROM check_findings "
+            "WHERE run_id = :r AND layer_id = :l ORDER BY finding_no"), {"r": r.run_id, "l": f.layer_id}).all()
+    expected = {raw[0]: box(0, 0, 60, 100).area, raw[1]: box(40, 40, 77.5, 60.25).area}
+    assert {row.class_raw: row.area_m2 for row in rows} == pytest.approx(expected, abs=0.005)
+    assert {row.class_raw: row.share for row in rows} == pytest.approx(
+        {k: v / SITE.area for k, v in expected.items()}, abs=1e-6)
+    assert all(row.version_id == f.version_id and row.theme == "geological_hazard" and row.state == "applies"
+               for row in rows)
+    numbers = [row.finding_no for row in rows]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 2
+
+
+@pytest.mark.parametrize("weights, heavier", [
+    ({1: 5.0, 2: 4.0, 3: 1.0, 4: 1.0}, 6.0), ({7: 1.0}, 1.0), ({1: 1.0, 2: 1.0, 3: 1.0}, 2.0)])
+def test_layers_are_shared_between_two_connections_by_weight(weights, heavier):
+    from conflict_checks.overlay import split_in_two
+
+    a, b = split_in_two(weights)
+    assert sorted(a + b) == sorted(weights)
+    assert max(sum(weights[v] for v in a), sum(weights[v] for v in b)) == heavier

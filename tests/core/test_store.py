@@ -98,3 +98,30 @@ def test_large_json_columns_are_lz4_compressed(engine, store):
                               "FROM generate_series(1, 4000) i"))
             assert conn.execute(text("SELECT pg_column_compression(result) FROM lz4_probe")).scalar() == "lz4"
             tx.rollback()
+
+
+@pytest.mark.postgis
+def test_side_connections_are_reused_never_waited_for_and_dropped_on_failure(engine):
+    from gis_platform.core import db
+
+    with db.side_connection(engine, {"max_parallel_workers_per_gather": "0"}) as first:
+        assert first is not None and first.autocommit
+        assert first.execute("SHOW max_parallel_workers_per_gather").fetchone()[0] == "0"
+        # the other spares are handed out; beyond them the answer is None at once, not a wait
+        others = [db.side_connection(engine, {}) for _ in range(db.SIDE_CONNECTIONS - 1)]
+        held = [cm.__enter__() for cm in others]
+        assert all(c is not None for c in held) and first not in held
+        with db.side_connection(engine, {}) as none:
+            assert none is None
+        for cm in others:
+            cm.__exit__(None, None, None)
+    with db.side_connection(engine, {}) as again:
+        assert again is first or again in held  # back in use, settings kept
+        broken = again
+    with pytest.raises(ZeroDivisionError):
+        with db.side_connection(engine, {}) as c:
+            assert c is not None
+            dropped = c
+            raise ZeroDivisionError
+    assert dropped.closed  # a connection whose user failed is not reused
+    assert not broken.closed or broken is dropped
