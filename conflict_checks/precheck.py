@@ -208,8 +208,9 @@ def run_check(
     result.duration_ms = round((time.perf_counter() - t0) * 1000, 2)
     rows = _finding_rows(0, findings, slope, use)
     # One statement stores the submission (unless it exists), the run, its findings and the
-    # audit entry: one round trip, one transaction with the caller's.
-    run_id, submission_id = session.execute(queries.STORE_RUN, {
+    # audit entry: one round trip, one transaction with the caller's (on its psycopg connection).
+    conn = session.connection().connection.driver_connection
+    run_id, submission_id = conn.execute(queries.STORE_RUN_SQL, {
         "submission_id": submission.id if submission is not None else None,
         "project_code": meta.project_code, "name": meta.name, "applicant": meta.applicant,
         "proposed_use": meta.proposed_use, "project_type": meta.project_type,
@@ -221,7 +222,7 @@ def run_check(
         "params": json.dumps(params), "versions": json.dumps(versions),
         "result": result.model_dump_json(), "duration_ms": result.duration_ms,
         "findings": json.dumps(rows, ensure_ascii=False),
-    }).one()
+    }).fetchone()
     result.run_id, result.submission_id = run_id, submission_id
     return result
 

@@ -144,38 +144,39 @@ FINDING_COLUMNS = {
     "severity": "text", "rule_key": "text", "department": "text",
 }
 
-# Everything a check run stores, in one round trip: the submission (unless :submission_id names
-# an existing one), the run, its findings and the audit entry.
-STORE_RUN = text(
+# Everything a check run stores, in one round trip (psycopg form: a check runs it on its session's
+# connection): the submission (unless %(submission_id)s names an existing one), the run, its
+# findings and the audit entry.
+STORE_RUN_SQL = (
     """
     WITH new_submission AS (
         INSERT INTO submissions (project_code, name, applicant, proposed_use, project_type,
                                  declared_area_m2, source_name, source_sha256, area_m2, geom, created_by,
                                  owner_id, organisation)
-        SELECT :project_code, :name, :applicant, :proposed_use, :project_type, :declared_area_m2,
-               :source_name, :source_sha256, :area_m2, ST_Multi(ST_GeomFromWKB(:geom, :srid)), :actor,
-               :owner_id, :organisation
-        WHERE CAST(:submission_id AS integer) IS NULL
+        SELECT %(project_code)s, %(name)s, %(applicant)s, %(proposed_use)s, %(project_type)s, %(declared_area_m2)s,
+               %(source_name)s, %(source_sha256)s, %(area_m2)s, ST_Multi(ST_GeomFromWKB(%(geom)s, %(srid)s)), %(actor)s,
+               %(owner_id)s, %(organisation)s
+        WHERE CAST(%(submission_id)s AS integer) IS NULL
         RETURNING id
     ), submission AS (
         SELECT id FROM new_submission
-        UNION ALL SELECT CAST(:submission_id AS integer) WHERE CAST(:submission_id AS integer) IS NOT NULL
+        UNION ALL SELECT CAST(%(submission_id)s AS integer) WHERE CAST(%(submission_id)s AS integer) IS NOT NULL
     ), run AS (
         INSERT INTO check_runs (submission_id, as_of, rerun_of, verdict, rule_set, params, versions,
                                 result, duration_ms)
-        SELECT id, :as_of, :rerun_of, :verdict, :rule_set, CAST(:params AS jsonb),
-               CAST(:versions AS jsonb), CAST(:result AS jsonb), :duration_ms
+        SELECT id, %(as_of)s, %(rerun_of)s, %(verdict)s, %(rule_set)s, CAST(%(params)s AS jsonb),
+               CAST(%(versions)s AS jsonb), CAST(%(result)s AS jsonb), %(duration_ms)s
         FROM submission
         RETURNING id, submission_id
     ), findings AS (
         INSERT INTO check_findings (run_id, """ + ", ".join(FINDING_COLUMNS) + """)
-        SELECT run.id, f.* FROM run, jsonb_to_recordset(CAST(:findings AS jsonb)) AS f("""
+        SELECT run.id, f.* FROM run, jsonb_to_recordset(CAST(%(findings)s AS jsonb)) AS f("""
     + ", ".join(f"{c} {t}" for c, t in FINDING_COLUMNS.items()) + """)
     ), audit AS (
         INSERT INTO audit_log (actor, action, target, details)
-        SELECT :actor, 'check.run', 'run ' || run.id,
-               jsonb_build_object('submission', run.submission_id, 'verdict', CAST(:verdict AS text),
-                                  'rerun_of', CAST(:rerun_of AS integer))
+        SELECT %(actor)s, 'check.run', 'run ' || run.id,
+               jsonb_build_object('submission', run.submission_id, 'verdict', CAST(%(verdict)s AS text),
+                                  'rerun_of', CAST(%(rerun_of)s AS integer))
         FROM run
     )
     SELECT id, submission_id FROM run

@@ -18,16 +18,13 @@ import rasterio
 import shapely
 from rasterio.enums import MaskFlags
 from rasterio.features import geometry_mask
-from rasterio.windows import Window, from_bounds
+from rasterio.windows import Window
 
 _LOCAL = threading.local()
 MAX_OPEN = 8
 MAX_WINDOW_PIXELS = 50_000_000
 """Largest window :func:`slope_stats` will read (memory bound)."""
 
-# Horn's 3x3 weights: (row offset, column offset, weight) for d/dx (east) and d/dy (south).
-_DX = ((-1, 1, 1), (0, 1, 2), (1, 1, 1), (-1, -1, -1), (0, -1, -2), (1, -1, -1))
-_DY = ((1, -1, 1), (1, 0, 2), (1, 1, 1), (-1, -1, -1), (-1, 0, -2), (-1, 1, -1))
 
 
 @dataclass
@@ -42,48 +39,44 @@ class SlopeStats:
     pixels: int  # covered pixels counted inside the site (valid slope, centre inside)
 
 
-def horn_slope_at(z: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                  xres: float, yres: float) -> np.ndarray:
-    """Slope in degrees at the given pixels by Horn's method (``gdaldem slope``).
-
-    ``z`` is the elevation array, ``valid`` its data mask; ``xres``/``yres`` are the positive
-    pixel sizes in metres. A pixel whose 3×3 neighbourhood touches invalid data or the array
-    edge gets NaN.
-    """
-    rows = np.asarray(rows, dtype=np.intp)
-    cols = np.asarray(cols, dtype=np.intp)
-    out = np.full(rows.shape, np.nan)
+def horn_slope(z: np.ndarray, xres: float, yres: float,
+               valid: np.ndarray | None = None) -> np.ndarray:
+    """Slope raster in degrees by Horn's method (``gdaldem slope``); NaN at the edges and where
+    the 3×3 neighbourhood touches invalid data. ``valid`` is the data mask (default: finite
+    values); ``xres``/``yres`` are the positive pixel sizes in metres."""
+    if valid is None:
+        valid = np.isfinite(z)
     h, w = z.shape
-    inner = (rows >= 1) & (rows <= h - 2) & (cols >= 1) & (cols <= w - 2)
-    r, c = rows[inner], cols[inner]
-    ok = np.ones(r.shape, dtype=bool)
+    out = np.full(z.shape, np.nan)
+    if h < 3 or w < 3:
+        return out
+    zz = z.astype(np.float64)
+
+    def at(dr: int, dc: int) -> np.ndarray:
+        return zz[1 + dr:h - 1 + dr, 1 + dc:w - 1 + dc]
+
+    ok = np.ones((h - 2, w - 2), dtype=bool)
     for dr in (-1, 0, 1):
         for dc in (-1, 0, 1):
-            ok &= valid[r + dr, c + dc]
-    r, c = r[ok], c[ok]
-    dzdx = sum(wt * z[r + dr, c + dc].astype(np.float64) for dr, dc, wt in _DX) / (8 * xres)
-    dzdy = sum(wt * z[r + dr, c + dc].astype(np.float64) for dr, dc, wt in _DY) / (8 * yres)
-    idx = np.flatnonzero(inner)[ok]
-    out[idx] = np.degrees(np.arctan(np.hypot(dzdx, dzdy)))
+            ok &= valid[1 + dr:h - 1 + dr, 1 + dc:w - 1 + dc]
+    with np.errstate(invalid="ignore", over="ignore"):
+        dzdx = (at(-1, 1) + 2 * at(0, 1) + at(1, 1) - at(-1, -1) - 2 * at(0, -1) - at(1, -1)) / (8 * xres)
+        dzdy = (at(1, -1) + 2 * at(1, 0) + at(1, 1) - at(-1, -1) - 2 * at(-1, 0) - at(-1, 1)) / (8 * yres)
+        inner = np.degrees(np.arctan(np.hypot(dzdx, dzdy)))
+    inner[~ok] = np.nan
+    out[1:-1, 1:-1] = inner
     return out
 
 
-def horn_slope(z: np.ndarray, xres: float, yres: float,
-               valid: np.ndarray | None = None) -> np.ndarray:
-    """Slope raster in degrees by Horn's method; NaN at the edges and next to no-data."""
-    if valid is None:
-        valid = np.isfinite(z)
-    rows, cols = np.indices(z.shape)
-    return horn_slope_at(z, valid, rows.ravel(), cols.ravel(), xres, yres).reshape(z.shape)
-
-
 def _site_window(src: rasterio.DatasetReader, site: shapely.Geometry) -> Window | None:
-    """The window over the site's bounds plus a 1-pixel margin, clipped; None if empty."""
-    win = from_bounds(*site.bounds, transform=src.transform)
-    c0 = max(math.floor(win.col_off) - 1, 0)
-    r0 = max(math.floor(win.row_off) - 1, 0)
-    c1 = min(math.ceil(win.col_off + win.width) + 1, src.width)
-    r1 = min(math.ceil(win.row_off + win.height) + 1, src.height)
+    """The window over the site's bounds plus a 2-pixel margin, clipped; None if empty
+    (north-up rasters only)."""
+    t = src.transform
+    x0, y0, x1, y1 = site.bounds
+    c0 = max(math.floor((x0 - t.c) / t.a) - 2, 0)
+    c1 = min(math.ceil((x1 - t.c) / t.a) + 2, src.width)
+    r0 = max(math.floor((y1 - t.f) / t.e) - 2, 0)
+    r1 = min(math.ceil((y0 - t.f) / t.e) + 2, src.height)
     if c1 <= c0 or r1 <= r0:
         return None
     return Window(c0, r0, c1 - c0, r1 - r0)
@@ -144,12 +137,16 @@ def slope_stats(cog_path: Path, site: shapely.Geometry, threshold_deg: float = 2
     if np.issubdtype(z.dtype, np.floating):
         valid &= np.isfinite(z)
     shape = z.shape
-    inside = geometry_mask([site], out_shape=shape, transform=wt, invert=True)
+    # pixel centres inside the site (a private copy is prepared: the caller may share ``site``)
+    mine = shapely.from_wkb(shapely.to_wkb(site))
+    shapely.prepare(mine)
+    xs = wt.c + wt.a * (np.arange(shape[1]) + 0.5)
+    ys = wt.f + wt.e * (np.arange(shape[0]) + 0.5)
+    inside = shapely.contains_xy(mine, xs[np.newaxis, :], ys[:, np.newaxis])
     if not inside.any():
         inside = geometry_mask([site], out_shape=shape, transform=wt, invert=True,
                                all_touched=True)
-    rows, cols = np.nonzero(inside)
-    slope = horn_slope_at(z, valid, rows, cols, xres, yres)
+    slope = horn_slope(z, xres, yres, valid)[inside]
     slope = slope[np.isfinite(slope)]
     if slope.size == 0:
         return empty
