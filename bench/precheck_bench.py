@@ -52,12 +52,14 @@ from sqlalchemy.orm import Session
 
 import conflict_checks.precheck as precheck
 from bench.common import conninfo, ensure_home, finish
+from conflict_checks import overlay
 from conflict_checks import queries as check_queries
 from conflict_checks.bootstrap import prepare_store
 from conflict_checks.precheck import active_layers, run_check
 from conflict_checks.rules import RuleBook
 from conflict_checks.schemas import ProjectMeta
 from conflict_checks.site import site_from_geojson
+from layers.overlaps import check_version_overlaps
 from gis_platform.core.db import embedded_cluster, session_scope
 from gis_platform.core.settings import Settings
 from plans.ingest import IngestRequest, ingest
@@ -617,10 +619,8 @@ class Split:
 
 
 def _sql_category(_self: Session, statement: Any, *a: Any, **k: Any) -> str:
-    if statement is check_queries.SITE_PIECES:
-        return "sql SITE_PIECES (all vector layers)"
-    if statement is check_queries.LAYERS_AS_OF:
-        return "sql active layers"
+    if statement is check_queries.CHECK_START_LAYERS:
+        return "sql start + active layers (first statement: pool checkout, ping, BEGIN)"
     s = str(statement)
     if "FROM rules" in s or "FROM use_compatibility" in s:
         return "sql rules + compatibility"
@@ -629,7 +629,23 @@ def _sql_category(_self: Session, statement: Any, *a: Any, **k: Any) -> str:
     return "sql other"
 
 
-SLOPE_PART = "slope from the DEM (rasterio; in a thread beside SITE_PIECES, not in the sum)"
+def _psycopg_category(_self: Any, query: Any, *a: Any, **k: Any) -> str:
+    if query is check_queries.STORE_RUN_SQL:
+        return "sql store (submission, run, findings, audit; psycopg)"
+    return "sql other (psycopg)"
+
+
+BESIDE = "beside: "  # parts that run in a pool thread while the check's own thread works
+
+
+def _beside(name: str) -> Callable[..., str]:
+    def category(*_a: Any, **_k: Any) -> str:
+        own = threading.current_thread() is threading.main_thread()
+        return f"{'' if own else BESIDE}{name}{' (own connection)' if own else ' (spare connection)'}"
+    return category
+
+
+SLOPE_PART = BESIDE + "slope from the DEM (rasterio)"
 
 
 def measure_split(engine: Engine, settings: Settings, sites: list[dict], metas: list[ProjectMeta]
@@ -637,14 +653,18 @@ def measure_split(engine: Engine, settings: Settings, sites: list[dict], metas: 
     split = Split()
     patches: list[tuple[Any, str, Any]] = [
         (Session, "execute", split.wrap(Session.execute, _sql_category)),
-        (Session, "flush", split.wrap(Session.flush, "flush (INSERT submission, run, findings, audit)")),
+        (psycopg.Connection, "execute", split.wrap(psycopg.Connection.execute, _psycopg_category)),
         (Session, "commit", split.wrap(Session.commit, "commit")),
+        (overlay, "site_hits", split.wrap(overlay.site_hits, "site_hits: grouping, WKB, waiting for the spare connection")),
+        (overlay, "pieces_rows", split.wrap(overlay.pieces_rows, _beside("sql SITE_PIECES, half of the layers"))),
+        (overlay, "find_overlaps", split.wrap(overlay.find_overlaps, _beside("python: overlap tests (unchecked layers)"))),
+        (overlay, "known_overlaps", split.wrap(overlay.known_overlaps, _beside("python: known overlaps measured"))),
         (precheck, "slope_stats", split.wrap(precheck.slope_stats, SLOPE_PART)),
         (precheck, "_area", split.wrap(precheck._area, "ellipsoidal area (pyproj)")),
         (precheck, "_layer_finding", split.wrap(precheck._layer_finding, "python: per-layer findings")),
         (precheck, "_use", split.wrap(precheck._use, "python: planned-use compatibility")),
         (precheck, "_verdict", split.wrap(precheck._verdict, "python: verdict")),
-        (precheck, "_finding_rows", split.wrap(precheck._finding_rows, "python: finding rows (ORM objects)")),
+        (precheck, "_finding_rows", split.wrap(precheck._finding_rows, "python: finding rows")),
     ]
     saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
     global_site = split.wrap(site_from_geojson, "site_from_geojson (parse, validate, extent)")
@@ -652,6 +672,7 @@ def measure_split(engine: Engine, settings: Settings, sites: list[dict], metas: 
     try:
         for obj, name, fn in patches:
             setattr(obj, name, fn)
+        precheck.site_hits = overlay.site_hits
         for gj, meta in zip(sites, metas):
             t0 = time.perf_counter()
             with session_scope(engine) as session:
@@ -661,18 +682,14 @@ def measure_split(engine: Engine, settings: Settings, sites: list[dict], metas: 
     finally:
         for obj, name, fn in saved:
             setattr(obj, name, fn)
-    with session_scope(engine) as session:  # how the server planned SITE_PIECES on a pooled connection
-        prepared = [dict(r._mapping) for r in session.execute(text(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-            "WHERE statement LIKE '%WITH site AS%'"))]
+        precheck.site_hits = overlay.site_hits
     n = len(totals)
     total_ms = 1000 * sum(totals) / n
     parts = {k: 1000 * v / n for k, v in sorted(split.totals.items(), key=lambda kv: -kv[1])}
-    beside = {SLOPE_PART: parts.pop(SLOPE_PART, 0.0)}  # runs in a thread while SITE_PIECES runs
-    parts["python: rest of run_check (overlap tests, WKB, result model, JSON dump, ORM)"] = \
-        total_ms - sum(parts.values())
+    beside = {k: parts.pop(k) for k in list(parts) if k.startswith(BESIDE)}  # not in the sum
+    parts["python: rest of run_check (result model, JSON, ORM)"] = total_ms - sum(parts.values())
     parts.update(beside)
-    return {"checks": n, "mean_total_ms": total_ms, "mean_ms": parts, "site_hits_prepared": prepared,
+    return {"checks": n, "mean_total_ms": total_ms, "mean_ms": parts,
             "calls_per_check": {k: v / n for k, v in split.calls.items()}}
 
 
@@ -847,6 +864,16 @@ def main(argv: list[str] | None = None) -> int:
     vector = [lyr for lyr in layers if lyr.data_kind == "vector"]
     vids = [lyr.version_id for lyr in vector]
     by_vid = {lyr.version_id: lyr.ref for lyr in vector}
+    # Each version's internal overlaps are checked once after loading (as `gisplat ingest` and the
+    # manifest loader do); here for versions of a build loaded before that step existed. Timed
+    # apart, never during the checks.
+    overlap_checks = {}
+    for lyr in vector:
+        if lyr.overlap_pairs is None:
+            rep = check_version_overlaps(engine, lyr.version_id, SRID)
+            overlap_checks[lyr.ref] = {"pairs": rep.pairs, "area_m2": rep.area_m2, "seconds": rep.seconds}
+            print(f"internal overlaps of {lyr.ref}: {rep.pairs:,} pairs, {rep.area_m2:.2f} m², "
+                  f"{rep.seconds:.1f} s", flush=True)
     if any(not lyr.plan_code.startswith(tag) for lyr in layers):
         raise SystemExit("active layers from outside this build take part in checks")
 
@@ -976,7 +1003,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nsplit of one check (mean of {split['checks']}, instrumented: {split['mean_total_ms']:.1f} ms):")
     for name, ms in split["mean_ms"].items():
         print(f"  {ms:7.2f} ms  {name}")
-    print(f"  SITE_PIECES on a pooled connection (psycopg prepares after 5 runs): {split['site_hits_prepared']}")
     for label, ex in (("typical", explain), ("largest", explain_big)):
         print(f"\nSITE_PIECES, {label} site ({ex['site_area_ha']:.1f} ha): {ex['site_pieces_all_ms']:.1f} ms all layers; "
               "per layer: " + ", ".join(f"{k.split('/')[-1]} {v['ms']:.1f} ms/{v['features_hit']} f/"
@@ -995,7 +1021,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "precheck",
         "when": dt.datetime.now().isoformat(timespec="seconds"),
         "args": {"polygons": args.polygons, "sites": args.sites, "seed": args.seed, "home": str(home)},
-        "store": facts, "build": build,
+        "store": facts, "build": build, "overlap_checks": overlap_checks,
         "sites": {"timed": len(sites), "warmup": WARMUP, "area_ha": SITE_AREA_HA, "vertices": SITE_VERTICES,
                   "median_area_ha": statistics.median(areas_ha), "peer_a_sites": len(t_a),
                   "peer_a_estimate_all_s": a_est},

@@ -134,11 +134,41 @@ def find_overlaps(pieces: np.ndarray) -> Overlaps | None:
     pairs = pairs[:, pairs[0] < pairs[1]]
     if pairs.shape[1] == 0:
         return None
-    a, b = pieces[pairs[0]], pieces[pairs[1]]
-    inner = shapely.relate_pattern(a, b, "T********")
-    if not inner.any():
+    inner = shapely.relate_pattern(pieces[pairs[0]], pieces[pairs[1]], "T********")
+    return _measured(pieces, pairs[0][inner], pairs[1][inner])
+
+
+def known_overlaps(pieces: np.ndarray, features: np.ndarray, partners: dict[int, np.ndarray]) -> Overlaps | None:
+    """:func:`find_overlaps` for pieces of a version whose internal overlaps were checked
+    (``partners``: feature -> the features it overlaps; see layers.overlaps): only the pieces of
+    features known to overlap are measured."""
+    if not partners or len(pieces) < 2:
         return None
-    shared = shapely.intersection(a[inner], b[inner])
+    at = {int(f): i for i, f in enumerate(features)}
+    first: list[int] = []
+    second: list[int] = []
+    for i, f in enumerate(features.tolist()):
+        others = partners.get(f)
+        if others is None:
+            continue
+        for g in others.tolist():
+            j = at.get(g)
+            if j is not None and i < j:
+                first.append(i)
+                second.append(j)
+    if not first:
+        return None
+    a, b = np.asarray(first), np.asarray(second)
+    # their overlap may lie outside the site, or only touch it: keep the pairs that share area
+    shared = shapely.area(shapely.intersection(pieces[a], pieces[b])) > 0
+    return _measured(pieces, a[shared], b[shared])
+
+
+def _measured(pieces: np.ndarray, first: np.ndarray, second: np.ndarray) -> Overlaps | None:
+    """The overlaps of the given pairs (which share interior), or None when none reaches 1 cm²."""
+    if len(first) == 0:
+        return None
+    shared = shapely.intersection(pieces[first], pieces[second])
     area = shapely.area(shared)
     if not (area > OVERLAP_MIN_M2).any():
         return None
@@ -148,12 +178,12 @@ def find_overlaps(pieces: np.ndarray) -> Overlaps | None:
         st = shapely.STRtree(shared).query(shared)
         st = st[:, st[0] < st[1]]
         pairwise = not (st.shape[1] and shapely.relate_pattern(shared[st[0]], shared[st[1]], "T********").any())
-    return Overlaps(pairs[0][inner], pairs[1][inner], area, pairwise, len(pieces))
+    return Overlaps(first, second, area, pairwise, len(pieces))
 
 
 def pieces_rows(conn: Any, site_wkb: bytes, srid: int, version_ids: list[int]) -> list[tuple]:
     """The pieces of the versions' features inside the site (store CRS), read in binary on a
-    psycopg connection: (version_id, class_code, class_raw, wkb) rows."""
+    psycopg connection: (version_id, class_code, class_raw, wkb, feature_no) rows."""
     if not version_ids:
         return []
     with conn.cursor(binary=True) as cur:
@@ -162,12 +192,15 @@ def pieces_rows(conn: Any, site_wkb: bytes, srid: int, version_ids: list[int]) -
                            prepare=False).fetchall()
 
 
-def layer_hits(rows: list[tuple]) -> dict[int, LayerHits]:
-    """The pieces grouped per layer version and class, each layer's overlaps found."""
+def layer_hits(rows: list[tuple], known: dict[int, dict[int, np.ndarray]] | None = None) -> dict[int, LayerHits]:
+    """The pieces grouped per layer version and class, each layer's overlaps found (from
+    ``known``: version -> its checked internal overlaps, where given)."""
     out: dict[int, LayerHits] = {}
     if not rows:
         return out
+    known = known or {}
     geoms = shapely.from_wkb([r[3] for r in rows])
+    features = np.array([r[4] for r in rows])
     keep = shapely.area(geoms) > EPS  # pieces that only touch the site have no area
     grouped: dict[int, dict[tuple[str | None, str | None], list[int]]] = defaultdict(lambda: defaultdict(list))
     for i, r in enumerate(rows):
@@ -175,7 +208,8 @@ def layer_hits(rows: list[tuple]) -> dict[int, LayerHits]:
             grouped[r[0]][(r[1], r[2])].append(i)
     for vid, classes in grouped.items():
         idx = np.concatenate([np.asarray(v) for v in classes.values()])
-        overlaps = find_overlaps(geoms[idx])
+        partners = known.get(vid)
+        overlaps = find_overlaps(geoms[idx]) if partners is None else known_overlaps(geoms[idx], features[idx], partners)
         layer = LayerHits(overlaps=overlaps)
         start = 0
         for (code, raw), members in classes.items():
@@ -198,10 +232,11 @@ def split_in_two(weights: dict[int, float]) -> tuple[list[int], list[int]]:
 
 
 def site_hits(session: Session, site: shapely.Geometry, weights: dict[int, float], srid: int,
-              pool: Executor) -> dict[int, LayerHits]:
+              pool: Executor, known: dict[int, dict[int, np.ndarray]] | None = None) -> dict[int, LayerHits]:
     """Pieces of every given layer version inside ``site`` (store CRS), grouped by class.
 
-    ``weights`` maps each version to its expected share of the work (e.g. its feature density).
+    ``weights`` maps each version to its expected share of the work (e.g. its feature density);
+    ``known`` maps versions whose internal overlaps were checked to them (layers.overlaps).
     The versions are split into two groups: one is read and measured on the session's
     connection, the other at the same time on a spare connection in ``pool`` (features are
     immutable, so reading them beside the transaction sees the same rows); with no spare
@@ -212,17 +247,18 @@ def site_hits(session: Session, site: shapely.Geometry, weights: dict[int, float
     wkb = shapely.to_wkb(site)
     mine, other = split_in_two(weights)
     main = session.connection().connection.driver_connection
-    beside = pool.submit(_side_hits, session.get_bind(), wkb, srid, other) if other else None
-    out = layer_hits(pieces_rows(main, wkb, srid, mine))
+    beside = pool.submit(_side_hits, session.get_bind(), wkb, srid, other, known) if other else None
+    out = layer_hits(pieces_rows(main, wkb, srid, mine), known)
     if beside is not None:
         hits = beside.result()
         if hits is None:  # no spare connection
-            hits = layer_hits(pieces_rows(main, wkb, srid, other))
+            hits = layer_hits(pieces_rows(main, wkb, srid, other), known)
         out.update(hits)
     return out
 
 
-def _side_hits(engine: Any, wkb: bytes, srid: int, version_ids: list[int]) -> dict[int, LayerHits] | None:
+def _side_hits(engine: Any, wkb: bytes, srid: int, version_ids: list[int],
+               known: dict[int, dict[int, np.ndarray]] | None) -> dict[int, LayerHits] | None:
     try:
         with side_connection(engine, queries.CHECK_SETTINGS) as conn:
             if conn is None:
@@ -230,4 +266,4 @@ def _side_hits(engine: Any, wkb: bytes, srid: int, version_ids: list[int]) -> di
             rows = pieces_rows(conn, wkb, srid, version_ids)
     except psycopg.OperationalError:  # the spare connection broke (it is dropped): read on the main one
         return None
-    return layer_hits(rows)
+    return layer_hits(rows, known)

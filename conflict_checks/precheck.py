@@ -27,6 +27,7 @@ from gis_platform.core import audit
 from gis_platform.core.crs import epsg_label, reproject_epsg
 from gis_platform.core.errors import NotFoundError
 from gis_platform.core.settings import Settings
+from layers.overlaps import check_in_background, overlap_partners
 
 from . import queries
 from .models import CheckRun, Submission
@@ -71,6 +72,7 @@ class LayerRow:
     extent: bytes | None
     raster_path: str | None
     feature_count: int
+    overlap_pairs: int | None = None  # internal overlaps (layers.overlaps); None: not checked
 
     @property
     def ref(self) -> str:
@@ -165,7 +167,8 @@ def run_check(
     # The DEM read runs beside the pieces queries (rasterio, GEOS and the socket wait release the GIL).
     pool = _check_pool()
     slope_job = pool.submit(_slope, settings, site, layers, rulebook, meta)
-    hits = site_hits(session, site.geom, {lyr.version_id: _density(lyr) for lyr in overlaid}, srid, pool)
+    hits = site_hits(session, site.geom, {lyr.version_id: _density(lyr) for lyr in overlaid}, srid, pool,
+                     _known_overlaps(session, overlaid, srid))
     names = class_names(session)
     by_ref = {lyr.ref: lyr for lyr in layers}
 
@@ -324,6 +327,20 @@ def _check_pool() -> ThreadPoolExecutor:
             _CHECK_POOL.clear()
             pool = _CHECK_POOL[pid] = ThreadPoolExecutor(4, thread_name_prefix="gisplat-check")
         return pool
+
+
+def _known_overlaps(session: Session, layers: list[LayerRow], srid: int) -> dict[int, dict[int, np.ndarray]]:
+    """The checked internal overlaps of the layers that have them checked; the others are
+    checked in the background (this check tests its pieces itself)."""
+    known: dict[int, dict[int, np.ndarray]] = {}
+    engine = session.get_bind()
+    for lyr in layers:
+        if lyr.overlap_pairs is None:
+            check_in_background(engine, lyr.version_id, srid)  # type: ignore[arg-type]
+        else:
+            known[lyr.version_id] = {} if lyr.overlap_pairs == 0 else overlap_partners(
+                session.connection().connection.driver_connection, str(engine.url), lyr.version_id)
+    return known
 
 
 def _density(lyr: LayerRow) -> float:

@@ -37,7 +37,8 @@ _LAYER_COLUMNS = """
     l.id AS layer_id, l.name, l.title, l.theme, l.data_kind, l.coverage, l.class_scheme,
     p.code AS plan_code, p.name AS plan_name, p.status AS plan_status,
     v.id AS version_id, v.version, v.source_sha256, v.loaded_at,
-    ST_AsBinary(v.extent) AS extent, v.raster_path, v.feature_count
+    ST_AsBinary(v.extent) AS extent, v.raster_path, v.feature_count,
+    (SELECT c.pairs FROM version_overlap_checks c WHERE c.version_id = v.id) AS overlap_pairs
 """
 
 LAYERS_AS_OF = text(
@@ -69,7 +70,8 @@ _SITE_PIECES = """
     WITH site AS (SELECT ST_GeomFromWKB({site}, {srid}) AS g)
     SELECT f.version_id, f.class_code, f.class_raw,
            ST_AsBinary(CASE WHEN ST_CoveredBy(f.geom, s.g) THEN f.geom
-                            ELSE ST_CollectionExtract(ST_Intersection(f.geom, s.g), 3) END) AS wkb
+                            ELSE ST_CollectionExtract(ST_Intersection(f.geom, s.g), 3) END) AS wkb,
+           f.feature_no
     FROM features f CROSS JOIN site s
     WHERE f.version_id = ANY(CAST({vids} AS integer[])) AND ST_Intersects(f.geom, s.g)
     """

@@ -53,3 +53,32 @@ CLASS_SUMMARY = text(
     ORDER BY class_status, class_code NULLS LAST, class_raw
     """
 )
+
+# -- internal overlaps of a version (layers.overlaps); psycopg form, run on a driver connection
+OVERLAPS_VERSION = (
+    "SELECT v.id, v.feature_count, l.data_kind, "
+    "ST_XMin(v.extent) AS x0, ST_YMin(v.extent) AS y0, ST_XMax(v.extent) AS x1, ST_YMax(v.extent) AS y1 "
+    "FROM layer_versions v JOIN layers l ON l.id = v.layer_id WHERE v.id = %(vid)s"
+)
+OVERLAPS_TILE_FEATURES = (
+    "SELECT feature_no, ST_AsBinary(geom) FROM features "
+    "WHERE version_id = %(vid)s AND geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, %(srid)s)"
+)
+OVERLAPS_CLEAR = "DELETE FROM version_overlaps WHERE version_id = %(vid)s"
+OVERLAPS_COPY = "COPY version_overlaps (version_id, feature_a, feature_b, area_m2) FROM STDIN"
+OVERLAPS_MARK = (
+    "INSERT INTO version_overlap_checks (version_id, pairs, area_m2) VALUES (%(vid)s, %(pairs)s, %(area)s) "
+    "ON CONFLICT (version_id) DO UPDATE SET checked_at = now(), pairs = EXCLUDED.pairs, "
+    "area_m2 = EXCLUDED.area_m2 RETURNING checked_at"
+)
+OVERLAPS_PAIRS = (
+    "SELECT feature_a, feature_b FROM version_overlaps WHERE version_id = %(vid)s ORDER BY feature_a, feature_b"
+)
+OVERLAPS_UNCHECKED = text(
+    """
+    SELECT v.id FROM layer_versions v JOIN layers l ON l.id = v.layer_id
+    LEFT JOIN version_overlap_checks c ON c.version_id = v.id
+    WHERE c.version_id IS NULL AND l.data_kind = 'vector'
+    ORDER BY v.id
+    """
+)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from gis_platform.core.db import session_scope
 from gis_platform.core.errors import InputError, PlatformError
 from gis_platform.core.settings import Settings
+from layers.overlaps import check_version_overlaps
 from layers.readers import source_sha256
 
 from .ingest import IngestRequest, ingest
@@ -97,6 +98,9 @@ def load_manifest(
                             geometry=lyr.get("geometry", "polygon"), coverage=lyr.get("coverage"),
                         ))
                         outcome = ManifestOutcome(ref, "loaded", v.version, v.feature_count)
+                        loaded_id = v.id
+                if outcome.status == "loaded":  # its internal overlaps, once it is stored
+                    check_version_overlaps(engine, loaded_id, settings.store_srid)
             except PlatformError as exc:
                 outcome = ManifestOutcome(ref, "failed", message=exc.message(settings.lang))
             outcomes.append(outcome)

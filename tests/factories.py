@@ -83,6 +83,17 @@ class Store:
             v = ingest(s, settings or self.settings, IngestRequest(path=path, plan=plan, layer=layer, **kw))
             return VersionPublic.of(v)
 
+    def version_id(self, plan: str, layer: str) -> int:
+        """Id of the layer's newest version."""
+        sql = text(
+            """
+            SELECT v.id FROM layer_versions v JOIN layers l ON l.id = v.layer_id JOIN plans p ON p.id = l.plan_id
+            WHERE p.code = :plan AND l.name = :layer ORDER BY v.version DESC LIMIT 1
+            """
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(sql, {"plan": plan, "layer": layer}).scalar_one())
+
     def areas(self, plan: str, layer: str, version: int | None = None) -> list[float]:
         """Stored feature areas (m², PostGIS ST_Area in the store CRS), in feature order."""
         sql = text(

@@ -103,3 +103,18 @@ def test_applies_command(store, data_dir):
     assert "features" in body and isinstance(body["missing_themes"], list)
     res = run("applies", "--point", "120", "30", ok=False)
     assert res.exit_code == 1 and "范围" in res.output
+
+
+def test_ingest_checks_internal_overlaps_and_the_command_reports_them(store, tmp_path, uid):
+    plan = store.plan(f"cli-ov-{uid}")
+    a, b, c = square(E0, N0, 10), square(E0 + 5, N0, 10), square(E0 + 30, N0, 10)  # a, b share 50 m²
+    path = write_vector(tmp_path / "ov.geojson", [a, b, c], "EPSG:4523")
+    loaded = json.loads(run("ingest", str(path), "--plan", plan, "--layer", "dltb", "--json").output)
+    assert loaded["overlaps"] == {"pairs": 1, "area_m2": pytest.approx(a.intersection(b).area)}
+    text = run("ingest", str(path), "--plan", plan, "--layer", "dltb2").output
+    assert "内部重叠：1 对要素" in text
+    again = json.loads(run("layers", "overlaps", f"{plan}/dltb", "--json").output)
+    assert [(r["pairs"], r["area_m2"]) for r in again] == [(1, pytest.approx(50.0))]
+    res = run("--lang", "en", "layers", "overlaps", ok=False)
+    assert res.exit_code == 1 and "--unchecked" in res.output and "Traceback" not in res.output
+    assert run("layers", "overlaps", "--unchecked", "--json").exit_code == 0

@@ -105,8 +105,8 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 SIDE_CONNECTIONS = 2
 """Spare connections per process and store for reads beside a transaction (see side_connection)."""
-_SIDE: dict[tuple[int, str], list[Any]] = {}  # (pid, url) -> idle psycopg connections
-_SIDE_OPEN: dict[tuple[int, str], int] = {}
+_SIDE: dict[tuple[Any, ...], list[Any]] = {}  # (pid, url, settings) -> idle psycopg connections
+_SIDE_OPEN: dict[tuple[Any, ...], int] = {}
 _SIDE_LOCK = threading.Lock()
 
 
@@ -117,10 +117,10 @@ def side_connection(engine: Engine, settings: Mapping[str, str]) -> Iterator[Any
     waits, the caller then runs the query on its own connection.
 
     The connections are made once through the engine (same URL and arguments), taken out of its
-    pool, and keep the given server settings for their lifetime (``SET``; every user of a side
-    connection must want the same ones). A connection that fails is closed, not reused.
+    pool, and keep the given server settings for their lifetime (each set of settings has its
+    own spares). A connection that fails is closed, not reused.
     """
-    key = (os.getpid(), str(engine.url))
+    key = (os.getpid(), str(engine.url), tuple(sorted(settings.items())))
     conn = None
     with _SIDE_LOCK:
         for k in [k for k in _SIDE if k[0] != key[0]]:  # inherited through a fork: not ours

@@ -14,6 +14,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from conflict_checks.precheck import rerun_check, run_check
 from conflict_checks.schemas import ProjectMeta
 from conflict_checks.site import Site
+from layers.overlaps import check_version_overlaps
 from tests.factories import write_vector
 
 pytestmark = pytest.mark.postgis
@@ -35,12 +36,16 @@ class Spot:
         return shapely.affinity.translate(geom, self.x0, self.y0)
 
     def layer(self, name: str, geoms: list[shapely.Geometry], *, theme: str, classes: list[str] | None = None,
-              coverage: str | None = None, scheme: str | None = None) -> str:
+              coverage: str | None = None, scheme: str | None = None, qa: bool = False) -> str:
+        """Load a layer; with ``qa``, its internal overlaps are checked (as after a real load)."""
         path = write_vector(self.tmp / f"{name}-{len(list(self.tmp.iterdir()))}.geojson",
                             [self.g(x) for x in geoms], "EPSG:4523",
                             **({"CLS": classes} if classes else {"n": list(range(len(geoms)))}))
         self.store.ingest(path, self.plan, name, theme=theme, class_field="CLS" if classes else None,
                           scheme=scheme, coverage=coverage)
+        if qa:
+            check_version_overlaps(self.store.engine, self.store.version_id(self.plan, name),
+                                   self.store.settings.store_srid)
         return f"{self.plan}/{name}"
 
     def check(self, site: shapely.Geometry, **meta):
@@ -159,13 +164,14 @@ def test_site_partly_outside_a_layers_coverage(spot):
     assert r.verdict == "conditional"
 
 
-def test_overlapping_features_inside_one_layer_are_not_double_counted(spot):
+@pytest.mark.parametrize("qa", [False, True], ids=["unchecked", "overlaps-checked"])
+def test_overlapping_features_inside_one_layer_are_not_double_counted(spot, qa):
     sp = spot()
     a, b = box(0, 0, 60, 100), box(40, 0, 100, 100)
-    red = sp.layer("stbhhx", [a, b], theme="ecological_red_line", coverage=sp.window)
+    red = sp.layer("stbhhx", [a, b], theme="ecological_red_line", coverage=sp.window, qa=qa)
     prone, danger = box(-10, -10, 110, 110), box(40, 40, 60, 60)
     hz = sp.layer("dzzh", [prone, danger], theme="geological_hazard", classes=["易发区", "危险区"],
-                  coverage=sp.window)
+                  coverage=sp.window, qa=qa)
     r = sp.check(SITE)
     f = sp.layer_of(r, red)
     assert f.area_m2 == pytest.approx(SITE.intersection(a.union(b)).area) == pytest.approx(10000.0)
@@ -183,10 +189,13 @@ def test_overlapping_features_inside_one_layer_are_not_double_counted(spot):
     [("0101", box(0, 0, 60, 60)), ("0101", box(30, 30, 90, 90)), ("0103", box(20, 20, 50, 110)),
      ("0103", box(80, -10, 120, 50))],
 ], ids=["pairwise", "three-deep"])
-def test_overlapping_pieces_are_measured_once_per_class_and_per_layer(spot, shapes):
+@pytest.mark.parametrize("qa", [False, True], ids=["unchecked", "overlaps-checked"])
+def test_overlapping_pieces_are_measured_once_per_class_and_per_layer(spot, shapes, qa):
     sp = spot()
-    ref = sp.layer("dltb", [g for _, g in shapes], theme="current_land_use",
-                   classes=[c for c, _ in shapes], scheme="sandiao")
+    # a fifth feature overlaps the first outside the site only: known to the check, not in the site
+    extra = [("0101", box(-60, -40, -10, 0))] if qa else []
+    ref = sp.layer("dltb", [g for _, g in shapes + extra], theme="current_land_use",
+                   classes=[c for c, _ in shapes + extra], scheme="sandiao", qa=qa)
     f = sp.layer_of(sp.check(SITE), ref)
     union = {c: shapely.union_all([g for k, g in shapes if k == c]) for c in ("0101", "0103")}
     got = {c.class_code: c.area_m2 for c in f.classes}
@@ -322,6 +331,7 @@ def test_rerun_uses_the_rules_of_its_time(spot, store):
 def test_layers_read_beside_the_transaction_give_the_answer_read_on_it(spot, engine):
     """A check reads half of the layers on a spare connection; with none free it reads them on
     its own. Both give the same findings, overlaps measured once either way."""
+    from conflict_checks.queries import CHECK_SETTINGS
     from gis_platform.core import db
 
     sp = spot()
@@ -332,8 +342,9 @@ def test_layers_read_beside_the_transaction_give_the_answer_read_on_it(spot, eng
              classes=["易发区", "危险区"], coverage=sp.window)
     site = box(0, 0, 100, 100)
     beside = sp.check(site)
-    assert db._SIDE_OPEN.get((os.getpid(), str(engine.url)), 0) >= 1  # a spare connection was used
-    busy = [db.side_connection(engine, {}) for _ in range(db.SIDE_CONNECTIONS)]
+    key = (os.getpid(), str(engine.url), tuple(sorted(CHECK_SETTINGS.items())))
+    assert db._SIDE_OPEN.get(key, 0) >= 1  # a spare connection was used
+    busy = [db.side_connection(engine, CHECK_SETTINGS) for _ in range(db.SIDE_CONNECTIONS)]
     held = [cm.__enter__() for cm in busy]
     try:
         assert all(h is not None for h in held)  # every spare is taken: the check reads alone

@@ -104,22 +104,26 @@ def test_large_json_columns_are_lz4_compressed(engine, store):
 def test_side_connections_are_reused_never_waited_for_and_dropped_on_failure(engine):
     from gis_platform.core import db
 
-    with db.side_connection(engine, {"max_parallel_workers_per_gather": "0"}) as first:
+    wanted = {"work_mem": "7MB"}  # settings of these spares (others have their own)
+    with db.side_connection(engine, wanted) as first:
         assert first is not None and first.autocommit
-        assert first.execute("SHOW max_parallel_workers_per_gather").fetchone()[0] == "0"
+        assert first.execute("SHOW work_mem").fetchone()[0] == "7MB"
         # the other spares are handed out; beyond them the answer is None at once, not a wait
-        others = [db.side_connection(engine, {}) for _ in range(db.SIDE_CONNECTIONS - 1)]
+        others = [db.side_connection(engine, wanted) for _ in range(db.SIDE_CONNECTIONS - 1)]
         held = [cm.__enter__() for cm in others]
         assert all(c is not None for c in held) and first not in held
-        with db.side_connection(engine, {}) as none:
+        with db.side_connection(engine, wanted) as none:
             assert none is None
+        with db.side_connection(engine, {}) as plain:  # other settings: other spares
+            assert plain is not None and plain.execute("SHOW work_mem").fetchone()[0] != "7MB"
         for cm in others:
             cm.__exit__(None, None, None)
-    with db.side_connection(engine, {}) as again:
+    with db.side_connection(engine, wanted) as again:
         assert again is first or again in held  # back in use, settings kept
+        assert again.execute("SHOW work_mem").fetchone()[0] == "7MB"
         broken = again
     with pytest.raises(ZeroDivisionError):
-        with db.side_connection(engine, {}) as c:
+        with db.side_connection(engine, wanted) as c:
             assert c is not None
             dropped = c
             raise ZeroDivisionError
