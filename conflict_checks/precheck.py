@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from gis_platform.core import audit
 from gis_platform.core.crs import epsg_label, reproject_epsg
+from gis_platform.core.db import url_key
 from gis_platform.core.errors import NotFoundError
 from gis_platform.core.settings import Settings
 from layers.overlaps import check_in_background, overlap_partners
@@ -101,7 +102,7 @@ _NAMES: dict[str, dict[tuple[str, str], str]] = {}
 def class_names(session: Session) -> dict[tuple[str, str], str]:
     """Names of class codes by (scheme, code); the code tables change only with a release, so
     they are read once per process and store."""
-    key = str(session.get_bind().url)
+    key = url_key(session.get_bind())
     if key not in _NAMES:
         _NAMES[key] = {(s, c): n for s, c, n in session.execute(queries.ALL_CLASS_NAMES)}
     return _NAMES[key]
@@ -339,7 +340,7 @@ def _known_overlaps(session: Session, layers: list[LayerRow], srid: int) -> dict
             check_in_background(engine, lyr.version_id, srid)  # type: ignore[arg-type]
         else:
             known[lyr.version_id] = {} if lyr.overlap_pairs == 0 else overlap_partners(
-                session.connection().connection.driver_connection, str(engine.url), lyr.version_id)
+                session.connection().connection.driver_connection, url_key(engine), lyr.version_id)
     return known
 
 

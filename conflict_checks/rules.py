@@ -17,6 +17,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from gis_platform.core import audit
+from gis_platform.core.db import url_key
 from gis_platform.core.errors import InputError
 
 from . import queries
@@ -107,7 +108,7 @@ class RuleBook:
     def load(cls, session: Session, version: str | None = None) -> RuleBook:
         """Active rules and compatibility rows from the store. With the store's rules change
         counter, a book read earlier at the same counter is reused (rules are edited rarely)."""
-        key = (str(session.get_bind().url), version)
+        key = (url_key(session.get_bind()), version)
         if version is not None and key in _BOOKS:
             return _BOOKS[key]
         rules = list(session.execute(queries.active_rules()).scalars())
@@ -169,7 +170,7 @@ _STORED_SETS: set[tuple[str, str]] = set()
 
 def store_rule_set(session: Session, book: RuleBook) -> str:
     """Keep the book's rules once by content hash and return the hash (runs refer to it)."""
-    key0 = str(session.get_bind().url)
+    key0 = url_key(session.get_bind())
     if book.sha256 is not None and (key0, book.sha256) in _STORED_SETS:
         return book.sha256
     rules = [{k: getattr(r, k) for k in SNAPSHOT_KEYS} for r in book.rules]
@@ -177,7 +178,7 @@ def store_rule_set(session: Session, book: RuleBook) -> str:
     rules_json = json.dumps(rules, ensure_ascii=False, sort_keys=True)
     compat_json = json.dumps(compat, ensure_ascii=False)
     sha = hashlib.sha256((rules_json + "\n" + compat_json).encode()).hexdigest()
-    key = (str(session.get_bind().url), sha)
+    key = (url_key(session.get_bind()), sha)
     if key not in _STORED_SETS:
         session.execute(queries.INSERT_RULE_SET, {"sha256": sha, "rules": rules_json, "compat": compat_json})
         session.flush()

@@ -9,6 +9,7 @@ polygon (holes excluded), and each counted pixel stands for one full pixel area.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ from rasterio.enums import MaskFlags
 from rasterio.features import geometry_mask
 from rasterio.windows import Window
 
-_LOCAL = threading.local()
+_OPEN: dict[tuple[int, Path], tuple[rasterio.DatasetReader, threading.Lock]] = {}
+_OPEN_LOCK = threading.Lock()
 MAX_OPEN = 8
 MAX_WINDOW_PIXELS = 50_000_000
 """Largest window :func:`slope_stats` will read (memory bound)."""
@@ -82,19 +84,25 @@ def _site_window(src: rasterio.DatasetReader, site: shapely.Geometry) -> Window 
     return Window(c0, r0, c1 - c0, r1 - r0)
 
 
-def _dataset(path: Path) -> rasterio.DatasetReader:
-    """An open dataset from this thread's small cache (rasterio datasets are not thread-safe).
-    The raster store is content-addressed, so a cached file never changes under us."""
-    cache: dict[Path, rasterio.DatasetReader] = getattr(_LOCAL, "datasets", None) or {}
-    _LOCAL.datasets = cache
-    src = cache.get(path)
-    if src is None or src.closed:
-        if len(cache) >= MAX_OPEN:
-            old = next(iter(cache))
-            cache.pop(old).close()
-        src = rasterio.open(path)
-        cache[path] = src
-    return src
+def _dataset(path: Path) -> tuple[rasterio.DatasetReader, threading.Lock]:
+    """An open dataset shared by this process's threads, with the lock that guards it (rasterio
+    datasets are not thread-safe). One handle per file keeps one GDAL block cache, so checks
+    near each other reuse decoded tiles. The raster store is content-addressed, so a cached
+    file never changes under us."""
+    key = (os.getpid(), path)
+    with _OPEN_LOCK:
+        hit = _OPEN.get(key)
+        if hit is not None and not hit[0].closed:
+            return hit
+        for k in [k for k in _OPEN if k[0] != key[0]]:  # inherited through a fork: not ours
+            _OPEN.pop(k)
+        if len(_OPEN) >= MAX_OPEN:
+            old = next(iter(_OPEN))
+            src, lock = _OPEN.pop(old)
+            with lock:
+                src.close()
+        hit = _OPEN[key] = (rasterio.open(path), threading.Lock())
+        return hit
 
 
 def slope_stats(cog_path: Path, site: shapely.Geometry, threshold_deg: float = 25.0) -> SlopeStats:
@@ -112,28 +120,29 @@ def slope_stats(cog_path: Path, site: shapely.Geometry, threshold_deg: float = 2
     if site is None or site.is_empty or site.area <= 0:
         raise ValueError("slope_stats needs a site polygon with a positive area")
     empty = SlopeStats(0.0, 0.0, 0.0, None, None, 0)
-    src = _dataset(cog_path)
-    t = src.transform
-    if t.b != 0 or t.d != 0:
-        raise ValueError(f"{cog_path}: rotated rasters are not supported")
-    xres, yres = abs(t.a), abs(t.e)
-    win = _site_window(src, site)
-    if win is None:
-        return empty
-    n = int(win.width) * int(win.height)
-    if n > MAX_WINDOW_PIXELS:
-        raise ValueError(
-            f"site too large for slope analysis: its DEM window has {n:,} pixels "
-            f"(limit {MAX_WINDOW_PIXELS:,}); split the site or use a coarser DEM")
-    z = src.read(1, window=win)
-    flags = src.mask_flag_enums[0]
-    if MaskFlags.all_valid in flags:
-        valid = np.ones(z.shape, dtype=bool)
-    elif flags == [MaskFlags.nodata] and src.nodata is not None:
-        valid = z != src.nodata  # the mask GDAL would derive, without reading the window again
-    else:
-        valid = src.read_masks(1, window=win) > 0
-    wt = src.window_transform(win)
+    src, lock = _dataset(cog_path)
+    with lock:  # everything that touches the shared dataset
+        t = src.transform
+        if t.b != 0 or t.d != 0:
+            raise ValueError(f"{cog_path}: rotated rasters are not supported")
+        xres, yres = abs(t.a), abs(t.e)
+        win = _site_window(src, site)
+        if win is None:
+            return empty
+        n = int(win.width) * int(win.height)
+        if n > MAX_WINDOW_PIXELS:
+            raise ValueError(
+                f"site too large for slope analysis: its DEM window has {n:,} pixels "
+                f"(limit {MAX_WINDOW_PIXELS:,}); split the site or use a coarser DEM")
+        z = src.read(1, window=win)
+        flags = src.mask_flag_enums[0]
+        if MaskFlags.all_valid in flags:
+            valid = np.ones(z.shape, dtype=bool)
+        elif flags == [MaskFlags.nodata] and src.nodata is not None:
+            valid = z != src.nodata  # the mask GDAL would derive, without reading the window again
+        else:
+            valid = src.read_masks(1, window=win) > 0
+        wt = src.window_transform(win)
     if np.issubdtype(z.dtype, np.floating):
         valid &= np.isfinite(z)
     shape = z.shape

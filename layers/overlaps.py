@@ -29,6 +29,7 @@ import numpy as np
 import shapely
 from sqlalchemy import Engine
 
+from gis_platform.core.db import url_key
 from gis_platform.core.errors import NotFoundError
 
 from . import queries
@@ -112,7 +113,7 @@ def check_version_overlaps(engine: Engine, version_id: int, srid: int) -> Overla
         total = float(sum(found.values()))
         checked_at = conn.execute(queries.OVERLAPS_MARK, {"vid": version_id, "pairs": len(found),
                                                           "area": total}).fetchone()[0]
-    _PAIRS.pop((str(engine.url), version_id), None)
+    _PAIRS.pop((url_key(engine), version_id), None)
     return OverlapReport(version_id, len(found), total, len(tiles), time.perf_counter() - t0, checked_at)
 
 
@@ -132,7 +133,7 @@ log = logging.getLogger(__name__)
 def check_in_background(engine: Engine, version_id: int, srid: int) -> None:
     """Check a version's internal overlaps in this process's background thread, once (for
     versions a long-running process meets unchecked, e.g. loaded through the web)."""
-    key = (str(engine.url), version_id)
+    key = (url_key(engine), version_id)
     pid = os.getpid()
     with _BACKGROUND_LOCK:
         if key in _SCHEDULED:
@@ -151,7 +152,7 @@ def _background(engine: Engine, version_id: int, srid: int) -> None:
     except Exception:  # noqa: BLE001 - a background job has no caller to tell; checks go on without it
         log.warning("internal overlap check of version %s failed", version_id, exc_info=True)
         with _BACKGROUND_LOCK:
-            _SCHEDULED.discard((str(engine.url), version_id))
+            _SCHEDULED.discard((url_key(engine), version_id))
 
 
 _PAIRS: dict[tuple[str, int], dict[int, np.ndarray]] = {}

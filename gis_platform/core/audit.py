@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, String, Text, func
@@ -26,8 +27,10 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
 
 
+@lru_cache(maxsize=1)
 def current_actor() -> str:
-    """The OS user running a CLI command (the web layer passes its authenticated user)."""
+    """The OS user running a CLI command (the web layer passes its authenticated user); looked
+    up once per process."""
     try:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers

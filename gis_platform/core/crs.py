@@ -115,7 +115,12 @@ def deployment_extent(settings: Settings) -> Extent:
 
 def store_crs(settings: Settings) -> CRS:
     """The projected CGCS2000 CRS all geometry is stored and measured in."""
-    return CRS.from_epsg(settings.store_srid)
+    return _epsg_crs(settings.store_srid)
+
+
+@lru_cache(maxsize=16)
+def _epsg_crs(code: int) -> CRS:
+    return CRS.from_epsg(code)
 
 
 def _tm_params(crs: CRS) -> tuple[float, float] | None:

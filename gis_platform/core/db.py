@@ -57,6 +57,13 @@ def _engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
+@lru_cache(maxsize=16)
+def url_key(engine: Engine) -> str:
+    """The engine's URL as a string: a key for what is cached per store (rendering a URL each
+    time is not free)."""
+    return str(engine.url)
+
+
 def get_engine(settings: Settings) -> Engine:
     """A pooled engine for the settings' store (starting the embedded cluster when needed)."""
     return _engine_for(database_url(settings))
@@ -120,7 +127,7 @@ def side_connection(engine: Engine, settings: Mapping[str, str]) -> Iterator[Any
     pool, and keep the given server settings for their lifetime (each set of settings has its
     own spares). A connection that fails is closed, not reused.
     """
-    key = (os.getpid(), str(engine.url), tuple(sorted(settings.items())))
+    key = (os.getpid(), url_key(engine), tuple(sorted(settings.items())))
     conn = None
     with _SIDE_LOCK:
         for k in [k for k in _SIDE if k[0] != key[0]]:  # inherited through a fork: not ours
