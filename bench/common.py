@@ -49,6 +49,14 @@ def conninfo(tcp_url: str) -> tuple[str, str]:
     return " ".join(f"{k}={v}" for k, v in parts.items()), unquote(u.password or "")
 
 
+def socket_conninfo(info: Any) -> tuple[str, str]:
+    """:func:`conninfo` over the embedded cluster's Unix socket (what the platform itself uses)."""
+    tcp, password = conninfo(info.tcp_url)
+    parts = dict(kv.split("=", 1) for kv in tcp.split())
+    parts["host"] = str(info.socket_dir)
+    return " ".join(f"{k}={v}" for k, v in parts.items()), password
+
+
 def finish(result: dict[str, Any], out: Path, engine: Engine, settings: Settings, *,
            keep_running: bool) -> None:
     """Write the result JSON and stop the benchmark store's cluster unless asked not to."""

@@ -51,7 +51,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 import conflict_checks.precheck as precheck
-from bench.common import conninfo, ensure_home, finish
+from bench.common import ensure_home, finish, socket_conninfo
 from conflict_checks import overlay
 from conflict_checks import queries as check_queries
 from conflict_checks.bootstrap import prepare_store
@@ -619,8 +619,6 @@ class Split:
 
 
 def _sql_category(_self: Session, statement: Any, *a: Any, **k: Any) -> str:
-    if statement is check_queries.CHECK_START_LAYERS:
-        return "sql start + active layers (first statement: pool checkout, ping, BEGIN)"
     s = str(statement)
     if "FROM rules" in s or "FROM use_compatibility" in s:
         return "sql rules + compatibility"
@@ -632,6 +630,10 @@ def _sql_category(_self: Session, statement: Any, *a: Any, **k: Any) -> str:
 def _psycopg_category(_self: Any, query: Any, *a: Any, **k: Any) -> str:
     if query is check_queries.STORE_RUN_SQL:
         return "sql store (submission, run, findings, audit; psycopg)"
+    if query is check_queries.CHECK_START_LAYERS_SQL:
+        return "sql start + active layers (psycopg; the first statement: BEGIN)"
+    if query is check_queries.SITE_FEATURES_SQL:
+        return _beside("sql SITE_FEATURES, half of the layers")()
     return "sql other (psycopg)"
 
 
@@ -645,7 +647,7 @@ def _beside(name: str) -> Callable[..., str]:
     return category
 
 
-SLOPE_PART = BESIDE + "slope from the DEM (rasterio)"
+SLOPE_PART = "slope from the DEM (rasterio)"
 
 
 def measure_split(engine: Engine, settings: Settings, sites: list[dict], metas: list[ProjectMeta]
@@ -653,10 +655,10 @@ def measure_split(engine: Engine, settings: Settings, sites: list[dict], metas: 
     split = Split()
     patches: list[tuple[Any, str, Any]] = [
         (Session, "execute", split.wrap(Session.execute, _sql_category)),
-        (psycopg.Connection, "execute", split.wrap(psycopg.Connection.execute, _psycopg_category)),
+        (psycopg.Cursor, "execute", split.wrap(psycopg.Cursor.execute, _psycopg_category)),
         (Session, "commit", split.wrap(Session.commit, "commit")),
-        (overlay, "site_hits", split.wrap(overlay.site_hits, "site_hits: grouping, WKB, waiting for the spare connection")),
-        (overlay, "pieces_rows", split.wrap(overlay.pieces_rows, _beside("sql SITE_PIECES, half of the layers"))),
+        (overlay.PendingHits, "result", split.wrap(overlay.PendingHits.result, "waiting for the spare connection")),
+        (overlay, "cut_to_site", split.wrap(overlay.cut_to_site, _beside("python: features cut to the site (GEOS)"))),
         (overlay, "find_overlaps", split.wrap(overlay.find_overlaps, _beside("python: overlap tests (unchecked layers)"))),
         (overlay, "known_overlaps", split.wrap(overlay.known_overlaps, _beside("python: known overlaps measured"))),
         (precheck, "slope_stats", split.wrap(precheck.slope_stats, SLOPE_PART)),
@@ -672,7 +674,6 @@ def measure_split(engine: Engine, settings: Settings, sites: list[dict], metas: 
     try:
         for obj, name, fn in patches:
             setattr(obj, name, fn)
-        precheck.site_hits = overlay.site_hits
         for gj, meta in zip(sites, metas):
             t0 = time.perf_counter()
             with session_scope(engine) as session:
@@ -682,7 +683,6 @@ def measure_split(engine: Engine, settings: Settings, sites: list[dict], metas: 
     finally:
         for obj, name, fn in saved:
             setattr(obj, name, fn)
-        precheck.site_hits = overlay.site_hits
     n = len(totals)
     total_ms = 1000 * sum(totals) / n
     parts = {k: 1000 * v / n for k, v in sorted(split.totals.items(), key=lambda kv: -kv[1])}
@@ -709,23 +709,23 @@ def profile_checks(engine: Engine, settings: Settings, sites: list[dict], metas:
 
 def explain_site_hits(engine: Engine, gj: dict[str, Any], vids: list[int], by_vid: dict[int, str]
                       ) -> dict[str, Any]:
-    """EXPLAIN ANALYZE of SITE_PIECES for one site; SITE_PIECES timed per layer (median of 5)."""
+    """EXPLAIN ANALYZE of SITE_FEATURES for one site; SITE_FEATURES timed per layer (median of 5)."""
     wkb = shapely.to_wkb(site_geom(gj))
-    stmt = text("EXPLAIN (ANALYZE, BUFFERS) " + check_queries.SITE_PIECES.text).bindparams(
+    stmt = text("EXPLAIN (ANALYZE, BUFFERS) " + check_queries.SITE_FEATURES.text).bindparams(
         bindparam("vids", type_=ARRAY(Integer)))
     with engine.connect() as conn:
         # unprepared: each execution planned for its own parameters (a pooled connection that
-        # has run SITE_PIECES 5 times keeps it prepared and may be on the generic plan)
+        # has run SITE_FEATURES 5 times keeps it prepared and may be on the generic plan)
         conn.connection.driver_connection.prepare_threshold = None
         for _ in range(2):
-            conn.execute(check_queries.SITE_PIECES, {"site": wkb, "srid": SRID, "vids": vids}).all()
+            conn.execute(check_queries.SITE_FEATURES, {"site": wkb, "srid": SRID, "vids": vids}).all()
         plan = [r[0] for r in conn.execute(stmt, {"site": wkb, "srid": SRID, "vids": vids})]
         per_layer = {}
         for vid in vids:
             ts, rows = [], 0
             for _ in range(5):
                 t0 = time.perf_counter()
-                res = conn.execute(check_queries.SITE_PIECES, {"site": wkb, "srid": SRID, "vids": [vid]}).all()
+                res = conn.execute(check_queries.SITE_FEATURES, {"site": wkb, "srid": SRID, "vids": [vid]}).all()
                 ts.append(time.perf_counter() - t0)
                 rows = len(res)
             feats = conn.execute(text(
@@ -736,18 +736,18 @@ def explain_site_hits(engine: Engine, gj: dict[str, Any], vids: list[int], by_vi
         ts = []
         for _ in range(5):
             t0 = time.perf_counter()
-            conn.execute(check_queries.SITE_PIECES, {"site": wkb, "srid": SRID, "vids": vids}).all()
+            conn.execute(check_queries.SITE_FEATURES, {"site": wkb, "srid": SRID, "vids": vids}).all()
             ts.append(time.perf_counter() - t0)
     return {"site_area_ha": site_geom(gj).area / 10_000, "plan": plan,
             "site_pieces_all_ms": 1000 * statistics.median(ts), "per_layer": per_layer}
 
 
 def parallel_effect(engine: Engine, sites: list[dict], vids: list[int]) -> dict[str, Any]:
-    """Diagnosis: SITE_PIECES and peer B's SQL with the server's default parallel settings and with
+    """Diagnosis: SITE_FEATURES and peer B's SQL with the server's default parallel settings and with
     ``max_parallel_workers_per_gather = 0`` (session setting of the benchmark's own connection;
-    statements unprepared so each site gets its own plan), and how often SITE_PIECES plans workers."""
+    statements unprepared so each site gets its own plan), and how often SITE_FEATURES plans workers."""
     wkbs = [shapely.to_wkb(site_geom(g)) for g in sites]
-    plan_stmt = text("EXPLAIN (FORMAT JSON) " + check_queries.SITE_PIECES.text).bindparams(
+    plan_stmt = text("EXPLAIN (FORMAT JSON) " + check_queries.SITE_FEATURES.text).bindparams(
         bindparam("vids", type_=ARRAY(Integer)))
     out: dict[str, Any] = {"sites": len(sites)}
     with engine.connect() as conn:
@@ -764,7 +764,7 @@ def parallel_effect(engine: Engine, sites: list[dict], vids: list[int]) -> dict[
             hits, peer = [], []
             for w in wkbs:
                 t0 = time.perf_counter()
-                conn.execute(check_queries.SITE_PIECES, {"site": w, "srid": SRID, "vids": vids}).all()
+                conn.execute(check_queries.SITE_FEATURES, {"site": w, "srid": SRID, "vids": vids}).all()
                 hits.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 with raw.cursor() as cur:
@@ -886,7 +886,8 @@ def main(argv: list[str] | None = None) -> int:
              for i in range(len(sites_all))]
     warm_metas, metas = metas[:WARMUP], metas[WARMUP:]
 
-    pg_info, password = conninfo(info.tcp_url)
+    # the floor talks to the server the way the platform does: over the Unix socket
+    pg_info, password = socket_conninfo(info)
     raw = psycopg.connect(pg_info, password=password, autocommit=True)
     # The floor runs under the same interactive settings as our check (serial, custom plans).
     for name, value in check_queries.CHECK_SETTINGS.items():
@@ -1004,12 +1005,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, ms in split["mean_ms"].items():
         print(f"  {ms:7.2f} ms  {name}")
     for label, ex in (("typical", explain), ("largest", explain_big)):
-        print(f"\nSITE_PIECES, {label} site ({ex['site_area_ha']:.1f} ha): {ex['site_pieces_all_ms']:.1f} ms all layers; "
+        print(f"\nSITE_FEATURES, {label} site ({ex['site_area_ha']:.1f} ha): {ex['site_pieces_all_ms']:.1f} ms all layers; "
               "per layer: " + ", ".join(f"{k.split('/')[-1]} {v['ms']:.1f} ms/{v['features_hit']} f/"
                                         f"{v['vertices_hit']} v" for k, v in ex["per_layer"].items()))
-    print(f"\nparallel query, {par['sites']} sites: SITE_PIECES plans workers for {par['site_hits_parallel_plans']}; "
+    print(f"\nparallel query, {par['sites']} sites: SITE_FEATURES plans workers for {par['site_hits_parallel_plans']}; "
           "p50/p95 ms default -> max_parallel_workers_per_gather=0: "
-          f"SITE_PIECES {par['default']['site_hits']['p50_ms']:.1f}/{par['default']['site_hits']['p95_ms']:.1f} -> "
+          f"SITE_FEATURES {par['default']['site_hits']['p50_ms']:.1f}/{par['default']['site_hits']['p95_ms']:.1f} -> "
           f"{par['no_parallel']['site_hits']['p50_ms']:.1f}/{par['no_parallel']['site_hits']['p95_ms']:.1f}, "
           f"peer B SQL {par['default']['peer_b_sql']['p50_ms']:.1f}/{par['default']['peer_b_sql']['p95_ms']:.1f} -> "
           f"{par['no_parallel']['peer_b_sql']['p50_ms']:.1f}/{par['no_parallel']['peer_b_sql']['p95_ms']:.1f}")

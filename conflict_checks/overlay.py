@@ -1,18 +1,21 @@
 """The site against the layers: the pieces of features inside the site, measured without double
 counting.
 
-PostGIS finds the features that intersect the site (GiST, partition pruning per version) and
-cuts them to the site. Here the pieces are grouped per layer and class. When no two pieces of a
-layer share interior — the normal case for a clean layer — areas are plain sums. When some do,
-the overlap of each such pair is measured once: an area is then the pieces' sum less the overlaps
-of the pairs inside the group measured, which is exact as long as no spot lies under three or
-more pieces; where some does, areas come from unions. Either way an overlap is never counted twice.
+PostGIS finds the features that intersect the site (GiST, partition pruning per version); here
+they are cut to the site (GEOS, in two threads) and the pieces grouped per layer and class.
+When no two pieces of a layer share interior — the normal case for a clean layer — areas are
+plain sums. When some do, the overlap of each such pair is measured once: an area is then the
+pieces' sum less the overlaps of the pairs inside the group measured, which is exact as long as
+no spot lies under three or more pieces; where some does, areas come from unions. Either way an
+overlap is never counted twice. Which pairs overlap is known for versions whose internal
+overlaps were checked (layers.overlaps); for the others the pieces are tested here.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from concurrent.futures import Executor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -181,27 +184,45 @@ def _measured(pieces: np.ndarray, first: np.ndarray, second: np.ndarray) -> Over
     return Overlaps(first, second, area, pairwise, len(pieces))
 
 
-def pieces_rows(conn: Any, site_wkb: bytes, srid: int, version_ids: list[int]) -> list[tuple]:
-    """The pieces of the versions' features inside the site (store CRS), read in binary on a
-    psycopg connection: (version_id, class_code, class_raw, wkb, feature_no) rows."""
+def site_features(conn: Any, site_wkb: bytes, srid: int, version_ids: list[int]) -> list[tuple]:
+    """The features of the versions that meet the site (store CRS), read in binary on a psycopg
+    connection: (version_id, class_code, class_raw, wkb, feature_no) rows."""
     if not version_ids:
         return []
     with conn.cursor(binary=True) as cur:
         # Never prepared: each site gets its own plan, which prunes the partitions by version.
-        return cur.execute(queries.SITE_PIECES_SQL, {"site": site_wkb, "srid": srid, "vids": version_ids},
+        return cur.execute(queries.SITE_FEATURES_SQL, {"site": site_wkb, "srid": srid, "vids": version_ids},
                            prepare=False).fetchall()
 
 
-def layer_hits(rows: list[tuple], known: dict[int, dict[int, np.ndarray]] | None = None) -> dict[int, LayerHits]:
-    """The pieces grouped per layer version and class, each layer's overlaps found (from
-    ``known``: version -> its checked internal overlaps, where given)."""
+def cut_to_site(geoms: np.ndarray, site_wkb: bytes) -> np.ndarray:
+    """The polygonal part of each geometry inside the site (a feature wholly inside stays as it
+    is); empty where only lines or points are shared."""
+    site = shapely.from_wkb(site_wkb)  # this thread's own, prepared copy
+    shapely.prepare(site)
+    out = geoms.copy()
+    cut = ~shapely.covered_by(geoms, site)
+    if cut.any():
+        parts = shapely.intersection(geoms[cut], site)
+        odd = ~np.isin(shapely.get_type_id(parts), (3, 6))  # collections, lines, points
+        for i in np.flatnonzero(odd):
+            polys = [g for g in shapely.get_parts(parts[i]) if g.geom_type in ("Polygon", "MultiPolygon")]
+            parts[i] = shapely.union_all(polys) if polys else shapely.Polygon()
+        out[cut] = parts
+    return out
+
+
+def layer_hits(rows: list[tuple], site_wkb: bytes,
+               known: dict[int, dict[int, np.ndarray]] | None = None) -> dict[int, LayerHits]:
+    """The features cut to the site, grouped per layer version and class, each layer's overlaps
+    found (from ``known``: version -> its checked internal overlaps, where given)."""
     out: dict[int, LayerHits] = {}
     if not rows:
         return out
     known = known or {}
-    geoms = shapely.from_wkb([r[3] for r in rows])
+    geoms = cut_to_site(shapely.from_wkb([r[3] for r in rows]), site_wkb)
     features = np.array([r[4] for r in rows])
-    keep = shapely.area(geoms) > EPS  # pieces that only touch the site have no area
+    keep = shapely.area(geoms) > EPS  # features that only touch the site have no area in it
     grouped: dict[int, dict[tuple[str | None, str | None], list[int]]] = defaultdict(lambda: defaultdict(list))
     for i, r in enumerate(rows):
         if keep[i]:
@@ -231,30 +252,48 @@ def split_in_two(weights: dict[int, float]) -> tuple[list[int], list[int]]:
     return groups
 
 
-def site_hits(session: Session, site: shapely.Geometry, weights: dict[int, float], srid: int,
-              pool: Executor, known: dict[int, dict[int, np.ndarray]] | None = None) -> dict[int, LayerHits]:
+@dataclass
+class PendingHits:
+    """The layers read on the session's connection, and those still being read beside it."""
+
+    hits: dict[int, LayerHits]
+    beside: Future | None
+    rest: Callable[[], dict[int, LayerHits]]  # reads the other group here (no spare connection)
+
+    def result(self) -> dict[int, LayerHits]:
+        """All layers' hits (waits for the spare connection's group)."""
+        if self.beside is not None:
+            other = self.beside.result()
+            self.hits.update(other if other is not None else self.rest())
+            self.beside = None
+        return self.hits
+
+
+def start_site_hits(session: Session, site: shapely.Geometry, weights: dict[int, float], srid: int,
+                    pool: Executor, known: dict[int, dict[int, np.ndarray]] | None = None) -> PendingHits:
     """Pieces of every given layer version inside ``site`` (store CRS), grouped by class.
 
     ``weights`` maps each version to its expected share of the work (e.g. its feature density);
     ``known`` maps versions whose internal overlaps were checked to them (layers.overlaps).
     The versions are split into two groups: one is read and measured on the session's
-    connection, the other at the same time on a spare connection in ``pool`` (features are
-    immutable, so reading them beside the transaction sees the same rows); with no spare
-    connection free, both run here one after the other.
+    connection before this returns, the other at the same time on a spare connection in
+    ``pool`` (features are immutable, so reading them beside the transaction sees the same
+    rows); with no spare connection free, :meth:`PendingHits.result` reads it here.
     """
     if not weights:
-        return {}
+        return PendingHits({}, None, dict)
     wkb = shapely.to_wkb(site)
     mine, other = split_in_two(weights)
     main = session.connection().connection.driver_connection
     beside = pool.submit(_side_hits, session.get_bind(), wkb, srid, other, known) if other else None
-    out = layer_hits(pieces_rows(main, wkb, srid, mine), known)
-    if beside is not None:
-        hits = beside.result()
-        if hits is None:  # no spare connection
-            hits = layer_hits(pieces_rows(main, wkb, srid, other), known)
-        out.update(hits)
-    return out
+    own = layer_hits(site_features(main, wkb, srid, mine), wkb, known)
+    return PendingHits(own, beside, lambda: layer_hits(site_features(main, wkb, srid, other), wkb, known))
+
+
+def site_hits(session: Session, site: shapely.Geometry, weights: dict[int, float], srid: int,
+              pool: Executor, known: dict[int, dict[int, np.ndarray]] | None = None) -> dict[int, LayerHits]:
+    """:func:`start_site_hits`, waited for."""
+    return start_site_hits(session, site, weights, srid, pool, known).result()
 
 
 def _side_hits(engine: Any, wkb: bytes, srid: int, version_ids: list[int],
@@ -263,7 +302,7 @@ def _side_hits(engine: Any, wkb: bytes, srid: int, version_ids: list[int],
         with side_connection(engine, queries.CHECK_SETTINGS) as conn:
             if conn is None:
                 return None
-            rows = pieces_rows(conn, wkb, srid, version_ids)
+            rows = site_features(conn, wkb, srid, version_ids)
     except psycopg.OperationalError:  # the spare connection broke (it is dropped): read on the main one
         return None
-    return layer_hits(rows, known)
+    return layer_hits(rows, wkb, known)

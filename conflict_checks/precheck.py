@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from psycopg.rows import dict_row
 from pyproj import Geod
 from sqlalchemy.orm import Session
 
@@ -32,7 +33,7 @@ from layers.overlaps import check_in_background, overlap_partners
 
 from . import queries
 from .models import CheckRun, Submission
-from .overlay import ClassHits, LayerHits, site_hits
+from .overlay import ClassHits, LayerHits, start_site_hits
 from .rules import SEVERITY_RANK, RuleBook, rule_book_of_set, rule_ref, store_rule_set
 from .schemas import (
     AreaCheck,
@@ -154,7 +155,8 @@ def run_check(
         }
         as_of = as_of or now
         # Serial queries for this transaction, the rules' change counter and the active layers.
-        rows = session.execute(queries.CHECK_START_LAYERS, {"as_of": as_of}).mappings().all()
+        with session.connection().connection.driver_connection.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(queries.CHECK_START_LAYERS_SQL, {"as_of": as_of}).fetchall()
         rulebook = RuleBook.load(session, rows[0]["rules_version"])
         layers = [_layer_row(r) for r in rows if r["layer_id"] is not None]
 
@@ -165,11 +167,12 @@ def run_check(
     # refers to them.
     coverage_refs = {lyr.coverage[len("layer:"):] for lyr in vector if lyr.coverage.startswith("layer:")}
     overlaid = [lyr for lyr in vector if lyr.theme not in CONTEXT_THEMES or lyr.ref in coverage_refs]
-    # The DEM read runs beside the pieces queries (rasterio, GEOS and the socket wait release the GIL).
-    pool = _check_pool()
-    slope_job = pool.submit(_slope, settings, site, layers, rulebook, meta)
-    hits = site_hits(session, site.geom, {lyr.version_id: _density(lyr) for lyr in overlaid}, srid, pool,
-                     _known_overlaps(session, overlaid, srid))
+    # Half of the layers are read on a spare connection in a pool thread while this thread reads
+    # the other half and then the DEM slope.
+    pending = start_site_hits(session, site.geom, {lyr.version_id: _density(lyr) for lyr in overlaid}, srid,
+                              _check_pool(), _known_overlaps(session, overlaid, srid))
+    slope = _slope(settings, site, layers, rulebook, meta)
+    hits = pending.result()
     names = class_names(session)
     by_ref = {lyr.ref: lyr for lyr in layers}
 
@@ -185,7 +188,6 @@ def run_check(
             layer_id=None, ref=None, title=theme, theme=theme, state="no_data", covered_share=0.0,
             note_zh="平台未载入该类数据，无法判断", note_en="no layer of this theme is loaded; cannot tell"))
 
-    slope = slope_job.result()
     use = _use(site, area, vector, hits, rulebook, meta, params)
     area_check = _area(site, settings, rulebook, meta)
     verdict, reasons = _verdict(findings, slope, use, area_check, rulebook, meta)
@@ -319,8 +321,7 @@ _CHECK_POOL_LOCK = threading.Lock()
 
 
 def _check_pool() -> ThreadPoolExecutor:
-    """Threads that read the DEM and half of the layers while a check's own query runs (each
-    keeps its own open datasets)."""
+    """Threads that read half of the layers while a check's own thread reads the other half."""
     pid = os.getpid()
     with _CHECK_POOL_LOCK:
         pool = _CHECK_POOL.get(pid)

@@ -63,22 +63,18 @@ LAYERS_BY_VERSION_IDS = text(
     """
 ).bindparams(bindparam("vids", type_=ARRAY(Integer)))
 
-# The pieces of the features of the given versions inside the site, one row per feature. Features
-# wholly inside are returned as they are; others are cut. Partition pruning keeps each version to
-# its own table.
-_SITE_PIECES = """
+# The features of the given versions that meet a site (GiST, the site prepared once for the
+# whole scan, partition pruning per version), one row per feature. The check cuts them to the
+# site itself (GEOS in its threads): the server only finds them.
+_SITE_FEATURES = """
     WITH site AS (SELECT ST_GeomFromWKB({site}, {srid}) AS g)
-    SELECT f.version_id, f.class_code, f.class_raw,
-           ST_AsBinary(CASE WHEN ST_CoveredBy(f.geom, s.g) THEN f.geom
-                            ELSE ST_CollectionExtract(ST_Intersection(f.geom, s.g), 3) END) AS wkb,
-           f.feature_no
+    SELECT f.version_id, f.class_code, f.class_raw, ST_AsBinary(f.geom) AS wkb, f.feature_no
     FROM features f CROSS JOIN site s
     WHERE f.version_id = ANY(CAST({vids} AS integer[])) AND ST_Intersects(f.geom, s.g)
     """
-# The pieces of the given layer versions' features inside a site: psycopg form (what checks
-# run, with binary results) and SQLAlchemy form (diagnostics).
-SITE_PIECES_SQL = _SITE_PIECES.format(site="%(site)s", srid="%(srid)s", vids="%(vids)s")
-SITE_PIECES = text(_SITE_PIECES.format(site=":site", srid=":srid", vids=":vids")).bindparams(
+# psycopg form (what checks run, with binary results) and SQLAlchemy form (diagnostics).
+SITE_FEATURES_SQL = _SITE_FEATURES.format(site="%(site)s", srid="%(srid)s", vids="%(vids)s")
+SITE_FEATURES = text(_SITE_FEATURES.format(site=":site", srid=":srid", vids=":vids")).bindparams(
     bindparam("vids", type_=ARRAY(Integer)))
 
 # A check is a short interactive query: parallel workers cost more to start (each loads PostGIS)
@@ -88,13 +84,12 @@ CHECK_SETTINGS = {"max_parallel_workers_per_gather": "0"}
 _START_COLUMNS = (", ".join(f"set_config('{k}', '{v}', true) AS {k}" for k, v in CHECK_SETTINGS.items())
                   + ", (SELECT value FROM store_meta WHERE key = 'rules_version') AS rules_version")
 CHECK_START = text("SELECT " + _START_COLUMNS)
-# The same, and the layers active at :as_of (none: one row of NULL layer columns), in one round trip.
-CHECK_START_LAYERS = text(
-    f"""
+# The same, and the layers active at %(as_of)s (none: one row of NULL layer columns), in one
+# round trip (psycopg form: a check runs it on its session's connection).
+CHECK_START_LAYERS_SQL = f"""
     WITH start AS MATERIALIZED (SELECT {_START_COLUMNS})
-    SELECT start.*, a.* FROM start LEFT JOIN LATERAL ({LAYERS_AS_OF.text}) a ON true
+    SELECT start.*, a.* FROM start LEFT JOIN LATERAL ({LAYERS_AS_OF.text.replace(":as_of", "%(as_of)s")}) a ON true
     """
-)
 # "What applies here" runs its feature query through the ORM (prepared after five runs): a
 # custom plan each time keeps partition pruning by version at plan time.
 APPLIES_START = text(
