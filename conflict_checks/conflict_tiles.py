@@ -173,9 +173,13 @@ def intersect_pairs(ga: np.ndarray, gb: np.ndarray, ia: np.ndarray, ib: np.ndarr
     ia, ib = ia[hit], ib[hit]
     a, b = ga[ia], gb[ib]
     inter = np.empty(len(ia), dtype=object)
-    # Whole features need no overlay: a feature inside the other is the piece itself.
-    a_in = shapely.contains_properly(b, a)
-    b_in = ~a_in & shapely.contains_properly(a, b)
+    # Whole features need no overlay: a feature identical to the other (same vertices in the
+    # same order: plans drawn on a shared base map) or inside it is the piece itself.
+    twin = shapely.equals_exact(a, b, 0.0)
+    a_in = twin.copy()
+    a_in[~twin] = shapely.contains_properly(b[~twin], a[~twin])
+    b_in = np.zeros(len(ia), dtype=bool)
+    b_in[~a_in] = shapely.contains_properly(a[~a_in], b[~a_in])
     rest = ~(a_in | b_in)
     inter[a_in] = a[a_in]
     inter[b_in] = b[b_in]

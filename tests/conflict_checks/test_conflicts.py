@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
+
 import pytest
 import shapely
 from sqlalchemy import text
-from shapely.geometry import box
+from shapely.geometry import Polygon, box
 
 from conflict_checks.conflict_results import data_quality, get_run, history, patches, progress, update_patches
 from conflict_checks.conflict_run import run_conflicts
@@ -330,3 +332,28 @@ def test_a_killed_run_leaves_nothing_behind(pair, store):
         holder.exec_driver_sql(queries.stage_drop(alive))
         holder.commit()
         holder.close()
+
+
+def test_pairs_are_cut_exactly_whatever_shortcut_they_take():
+    """Identical features and a feature inside another skip the overlay; crossing ones and
+    ones that only touch do not. Every pair's pieces equal shapely's own intersection."""
+    from conflict_checks.conflict_tiles import intersect_pairs
+
+    ring = [(0, 0), (100, 0), (100, 50), (60, 80), (0, 60)]
+    ga = np.array([Polygon(ring), box(200, 0, 300, 100), box(400, 0, 500, 100), box(600, 0, 700, 100),
+                   box(800, 0, 900, 100)], dtype=object)
+    gb = np.array([Polygon(ring),                   # the same vertices in the same order
+                   box(220, 20, 280, 80),           # inside A2
+                   box(450, 50, 550, 150),          # crossing A3: 2,500 m²
+                   box(700, 0, 800, 100),           # touching A4 along an edge: no piece
+                   Polygon([(900, 100), (800, 100), (800, 0), (900, 0)])],  # A5 drawn the other way round
+                  dtype=object)
+    shapely.prepare(ga)
+    shapely.prepare(gb)
+    idx = np.arange(5)
+    parts, pair, part = intersect_pairs(ga, gb, idx, idx, None)
+    assert pair.tolist() == [0, 1, 2, 4] and part.tolist() == [1, 1, 1, 1]
+    for g, k in zip(parts, pair, strict=True):
+        assert shapely.equals(g, shapely.intersection(ga[k], gb[k]))
+        assert g.area == pytest.approx(shapely.intersection(ga[k], gb[k]).area, abs=1e-9)
+    assert [round(g.area, 6) for g in parts] == [Polygon(ring).area, 3600.0, 2500.0, 10000.0]
