@@ -130,9 +130,22 @@ _BACKGROUND_LOCK = threading.Lock()
 log = logging.getLogger(__name__)
 
 
+_ENABLED = False
+
+
+def enable_background_checks() -> None:
+    """Let :func:`check_in_background` work in this process: for a long-running server only
+    (a one-shot command would wait for the thread at exit)."""
+    global _ENABLED
+    _ENABLED = True
+
+
 def check_in_background(engine: Engine, version_id: int, srid: int) -> None:
     """Check a version's internal overlaps in this process's background thread, once (for
-    versions a long-running process meets unchecked, e.g. loaded through the web)."""
+    versions a long-running process meets unchecked, e.g. loaded through the web); nothing
+    unless :func:`enable_background_checks` was called."""
+    if not _ENABLED:
+        return
     key = (url_key(engine), version_id)
     pid = os.getpid()
     with _BACKGROUND_LOCK:

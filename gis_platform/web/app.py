@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from conflict_checks.bootstrap import prepare_store
+from layers.overlaps import enable_background_checks
 from gis_platform import __version__
 from gis_platform.core.errors import PlatformError
 from gis_platform.core.settings import Settings, get_settings, production_problems
@@ -93,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = prepare_store(settings)
+    # layer versions that checks meet with their internal overlaps unchecked get them checked
+    # in a background thread of this server (uploads through the web, stores from before 0009)
+    enable_background_checks()
     app.state.jobs = JobRegistry()
     app.state.limiter = RateLimiter()
     app.state.principals = PrincipalCache(settings.auth_cache_s)
