@@ -223,7 +223,7 @@ def ingest_cmd(ctx: Ctx, path: Path, **opts: Any) -> None:
     from plans.ingest import IngestRequest, ingest
     from plans.schemas import VersionPublic
 
-    from layers.overlaps import check_version_overlaps
+    from layers.overlaps import check_after_load
 
     engine = open_store(ctx.settings)
     with session_scope(engine) as s:
@@ -232,7 +232,7 @@ def ingest_cmd(ctx: Ctx, path: Path, **opts: Any) -> None:
         version_id = v.id
     row["layer"] = f"{opts['plan']}/{opts['layer']}"
     # The new version's internal overlaps, checked once now that it is stored (its own transaction).
-    qa = check_version_overlaps(engine, version_id, ctx.settings.store_srid)
+    qa = check_after_load(engine, version_id, ctx.settings.store_srid)
     row["overlaps"] = {"pairs": qa.pairs, "area_m2": round(qa.area_m2, 2)} if qa else None
 
     def text() -> str:

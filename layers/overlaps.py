@@ -34,6 +34,7 @@ from gis_platform.core.errors import NotFoundError
 
 from . import queries
 
+log = logging.getLogger(__name__)
 TILE_FEATURES = 20_000  # features read per tile (about; the tiles split the extent evenly)
 
 
@@ -117,6 +118,16 @@ def check_version_overlaps(engine: Engine, version_id: int, srid: int) -> Overla
     return OverlapReport(version_id, len(found), total, len(tiles), time.perf_counter() - t0, checked_at)
 
 
+def check_after_load(engine: Engine, version_id: int, srid: int) -> OverlapReport | None:
+    """:func:`check_version_overlaps` for a version just loaded: a failure is logged and leaves
+    the version unchecked (checks then test its pieces themselves); the load stands."""
+    try:
+        return check_version_overlaps(engine, version_id, srid)
+    except Exception:  # noqa: BLE001 - the load is committed; this check can be run again later
+        log.warning("internal overlap check of version %s failed", version_id, exc_info=True)
+        return None
+
+
 def check_unchecked(engine: Engine, srid: int) -> list[OverlapReport]:
     """Check every vector version not checked yet (oldest first)."""
     with engine.connect() as conn:
@@ -127,7 +138,6 @@ def check_unchecked(engine: Engine, srid: int) -> list[OverlapReport]:
 _BACKGROUND: dict[int, ThreadPoolExecutor] = {}  # by process id: threads do not survive a fork
 _SCHEDULED: set[tuple[str, int]] = set()
 _BACKGROUND_LOCK = threading.Lock()
-log = logging.getLogger(__name__)
 
 
 _ENABLED = False

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from gis_platform.core.db import session_scope
 from gis_platform.core.errors import InputError, PlatformError
 from gis_platform.core.settings import Settings
-from layers.overlaps import check_version_overlaps
+from layers.overlaps import check_after_load
 from layers.readers import source_sha256
 
 from .ingest import IngestRequest, ingest
@@ -100,7 +100,7 @@ def load_manifest(
                         outcome = ManifestOutcome(ref, "loaded", v.version, v.feature_count)
                         loaded_id = v.id
                 if outcome.status == "loaded":  # its internal overlaps, once it is stored
-                    check_version_overlaps(engine, loaded_id, settings.store_srid)
+                    check_after_load(engine, loaded_id, settings.store_srid)
             except PlatformError as exc:
                 outcome = ManifestOutcome(ref, "failed", message=exc.message(settings.lang))
             outcomes.append(outcome)
