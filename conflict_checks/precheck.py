@@ -15,8 +15,8 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely

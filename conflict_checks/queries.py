@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, TextClause, bindparam, func, select, text
+from sqlalchemy import Integer, Select, TextClause, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy import Integer
 
 from plans.models import ClassCode
 

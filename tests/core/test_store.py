@@ -122,10 +122,9 @@ def test_side_connections_are_reused_never_waited_for_and_dropped_on_failure(eng
         assert again is first or again in held  # back in use, settings kept
         assert again.execute("SHOW work_mem").fetchone()[0] == "7MB"
         broken = again
-    with pytest.raises(ZeroDivisionError):
-        with db.side_connection(engine, wanted) as c:
-            assert c is not None
-            dropped = c
-            raise ZeroDivisionError
+    with pytest.raises(ZeroDivisionError), db.side_connection(engine, wanted) as c:
+        assert c is not None
+        dropped = c
+        raise ZeroDivisionError
     assert dropped.closed  # a connection whose user failed is not reused
     assert not broken.closed or broken is dropped
