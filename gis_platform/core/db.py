@@ -144,18 +144,24 @@ def side_connection(engine: Engine, settings: Mapping[str, str]) -> Iterator[Any
         yield None
         return
     if conn is None:
+        from .queries import SET_CONFIG_SESSION
+
+        made = None
         try:
             fairy = engine.raw_connection()
-            conn = fairy.driver_connection
+            made = fairy.driver_connection
             fairy.detach()
-            conn.rollback()  # whatever a connect hook may have left open
-            conn.autocommit = True
+            made.rollback()  # whatever a connect hook may have left open
+            made.autocommit = True
             for name, value in settings.items():
-                conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+                made.execute(SET_CONFIG_SESSION, (name, value))
         except BaseException:
             with _SIDE_LOCK:
                 _SIDE_OPEN[key] -= 1
+            if made is not None:
+                made.close()
             raise
+        conn = made
     ok = False
     try:
         yield conn

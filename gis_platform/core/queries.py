@@ -1,4 +1,4 @@
-"""SQL of the core package: users, tokens and sessions."""
+"""SQL of the core package: users, tokens and sessions; session settings."""
 
 from __future__ import annotations
 
@@ -55,3 +55,7 @@ def audit_entries(*, action: str | None, actor: str | None, limit: int, offset: 
     if actor:
         q = q.where(AuditEntry.actor == actor)
     return q.limit(limit).offset(offset)
+
+
+# A server setting for the rest of a session (spare connections, gis_platform.core.db; psycopg form).
+SET_CONFIG_SESSION = "SELECT set_config(%s, %s, false)"
