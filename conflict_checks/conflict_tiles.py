@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import psycopg
 import shapely
 
@@ -213,16 +214,13 @@ def overlay_tile(ga: np.ndarray, gb: np.ndarray, tile: Tile,
 
 
 def _lookup(table: dict[Any, Any], keys: np.ndarray, default: Any) -> np.ndarray:
-    """Map an object array through a dict, computing each distinct key once."""
-    cache: dict[Any, Any] = {}
-    out = np.empty(len(keys), dtype=object)
-    for i, k in enumerate(keys):
-        v = cache.get(k, cache)
-        if v is cache:
-            v = table.get(k, default)
-            cache[k] = v
-        out[i] = v
-    return out
+    """Map an object array through a dict, looking each distinct key up once."""
+    codes, uniques = pd.factorize(keys, use_na_sentinel=True)
+    values = np.empty(len(uniques) + 1, dtype=object)
+    for i, k in enumerate(uniques):
+        values[i] = table.get(k, default)
+    values[-1] = table.get(None, default)  # missing keys (None) are sentinel -1: the last slot
+    return values[codes]
 
 
 def classify(job: TileJob, p: Pieces) -> tuple[np.ndarray, np.ndarray]:

@@ -357,3 +357,12 @@ def test_pairs_are_cut_exactly_whatever_shortcut_they_take():
         assert shapely.equals(g, shapely.intersection(ga[k], gb[k]))
         assert g.area == pytest.approx(shapely.intersection(ga[k], gb[k]).area, abs=1e-9)
     assert [round(g.area, 6) for g in parts] == [Polygon(ring).area, 3600.0, 2500.0, 10000.0]
+
+
+def test_code_lookups_map_every_key_once_missing_and_null_keys_included():
+    from conflict_checks.conflict_tiles import _lookup
+
+    keys = np.array(["010", None, "020", "X9", "010", None], dtype=object)
+    assert _lookup({"010": 1, "020": 0}, keys, -1).tolist() == [1, -1, 0, -1, 1, -1]
+    assert _lookup({"010": "a", None: "none"}, keys, None).tolist() == ["a", "none", None, None, "a", "none"]
+    assert _lookup({"010": 1}, np.array([], dtype=object), -1).tolist() == []
