@@ -290,12 +290,6 @@ def start_site_hits(session: Session, site: shapely.Geometry, weights: dict[int,
     return PendingHits(own, beside, lambda: layer_hits(site_features(main, wkb, srid, other), wkb, known))
 
 
-def site_hits(session: Session, site: shapely.Geometry, weights: dict[int, float], srid: int,
-              pool: Executor, known: dict[int, dict[int, np.ndarray]] | None = None) -> dict[int, LayerHits]:
-    """:func:`start_site_hits`, waited for."""
-    return start_site_hits(session, site, weights, srid, pool, known).result()
-
-
 def _side_hits(engine: Any, wkb: bytes, srid: int, version_ids: list[int],
                known: dict[int, dict[int, np.ndarray]] | None) -> dict[int, LayerHits] | None:
     try:

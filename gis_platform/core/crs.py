@@ -58,27 +58,23 @@ def reproject(geoms: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
     """Reproject an array of shapely geometries (vectorised; identity when src equals dst)."""
     if src == dst:
         return geoms
-    tr = transformer(src, dst)
-
-    def _xy(coords: np.ndarray) -> np.ndarray:
-        x, y = tr.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geoms, _xy)
+    return _transform(transformer(src, dst), geoms)
 
 
 @lru_cache(maxsize=16)
 def epsg_transformer(src: int, dst: int) -> Transformer:
     """A cached x=easting/lon, y=northing/lat transformer between two EPSG codes."""
-    return Transformer.from_crs(CRS.from_epsg(src), CRS.from_epsg(dst), always_xy=True)
+    return Transformer.from_crs(_epsg_crs(src), _epsg_crs(dst), always_xy=True)
 
 
 def reproject_epsg(geoms: np.ndarray, src: int, dst: int) -> np.ndarray:
     """:func:`reproject` between two EPSG codes, without building CRS objects each time."""
     if src == dst:
         return geoms
-    tr = epsg_transformer(src, dst)
+    return _transform(epsg_transformer(src, dst), geoms)
 
+
+def _transform(tr: Transformer, geoms: np.ndarray) -> np.ndarray:
     def _xy(coords: np.ndarray) -> np.ndarray:
         x, y = tr.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
@@ -89,7 +85,7 @@ def reproject_epsg(geoms: np.ndarray, src: int, dst: int) -> np.ndarray:
 @lru_cache(maxsize=16)
 def epsg_label(srid: int) -> str:
     """:func:`crs_label` of an EPSG code (cached)."""
-    return crs_label(CRS.from_epsg(srid))
+    return crs_label(_epsg_crs(srid))
 
 
 @dataclass(frozen=True)
