@@ -4,7 +4,7 @@ A task reads the two sides' features whose boxes meet its tile, intersects every
 features (vectorised shapely/GEOS), explodes the result to single polygons, classifies,
 filters slivers, enriches and COPYs its pieces into the run's stage table. It returns only
 the per-pair areas the run needs for its data-quality accounting, so memory stays bounded by
-one tile and tasks run anywhere: a local process pool or a Dask cluster.
+one tile and tasks run anywhere: on threads of the calling process or on a Dask cluster.
 
 A pair of features belongs to exactly one tile: the one holding the lower-left corner of the
 intersection of their boxes. Pieces are never cut at tile edges, so the result does not
@@ -14,6 +14,7 @@ depend on the tiling (nor on which engine ran it).
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,13 +34,23 @@ CONSTRUCTION_CATS = ("01", "02", "03", "04")
 
 @dataclass(frozen=True)
 class SideSpec:
-    """One side as a task reads it: version, and per-code flag/group/name."""
+    """One side as a task reads it: version, per-code flag/group/name, and the features that
+    overlap another feature of the side (sorted feature numbers from the version's internal
+    overlap check, layers.overlaps; None when the version is unchecked)."""
 
     version_id: int
     flags: dict[str | None, int]
     groups: dict[str | None, str | None]
     names: dict[str | None, str | None]
     reasons: dict[str | None, str]
+    overlapping: np.ndarray | None = None
+
+    def clean(self, fids: np.ndarray) -> np.ndarray | None:
+        """Which of these features are known to share interior with no other feature of the
+        side (None when the version is unchecked: nothing is known)."""
+        if self.overlapping is None:
+            return None
+        return ~np.isin(fids, self.overlapping)
 
 
 @dataclass(frozen=True)
@@ -163,14 +174,18 @@ def _explode(inter: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def intersect_pairs(ga: np.ndarray, gb: np.ndarray, ia: np.ndarray, ib: np.ndarray,
-                    clip: shapely.Geometry | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    clip: shapely.Geometry | None, skip_touching: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Polygon pieces of A[ia] ∩ B[ib] (∩ clip), exploded: (parts, pair index, part number).
 
-    Pairs that only touch (edge or vertex) have no area in common and are skipped before the
-    costly overlay (prepared predicates; the callers prepare both sides).
+    Disjoint pairs are skipped before the costly overlay, and with ``skip_touching`` also pairs
+    that only touch (edge or vertex: no area in common), which pays where many pairs touch
+    (prepared predicates; the callers prepare both sides). Either way a pair without common
+    area gives no piece.
     """
     hit = shapely.intersects(ga[ia], gb[ib])
-    hit[hit] = ~shapely.touches(ga[ia[hit]], gb[ib[hit]])
+    if skip_touching:
+        hit[hit] = ~shapely.touches(ga[ia[hit]], gb[ib[hit]])
     ia, ib = ia[hit], ib[hit]
     a, b = ga[ia], gb[ib]
     inter = np.empty(len(ia), dtype=object)
@@ -194,22 +209,56 @@ def intersect_pairs(ga: np.ndarray, gb: np.ndarray, ia: np.ndarray, ib: np.ndarr
     return parts, np.flatnonzero(hit)[idx], part
 
 
-def overlay_tile(ga: np.ndarray, gb: np.ndarray, tile: Tile,
-                 clip: shapely.Geometry | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Pieces of the pairs this tile owns: (parts, index into A, index into B, part number)."""
+def lone_twins(ga: np.ndarray, gb: np.ndarray, ia: np.ndarray, ib: np.ndarray, ba: np.ndarray, bb: np.ndarray,
+               a_clean: np.ndarray | None, b_clean: np.ndarray | None) -> np.ndarray:
+    """Which candidate pairs (A[ia], B[ib]) cannot share interior because one of the two is an
+    exact copy (same vertices in the same order) of a feature of the other side that overlaps
+    no other feature of its own side: B[j] identical to a clean A[k] meets the interior of no
+    A feature but A[k] (and the same the other way round). ``a_clean``/``b_clean``: per feature,
+    known to overlap nothing on its side (None: unknown, no pair is dropped for that side)."""
+    drop = np.zeros(len(ia), dtype=bool)
+    if (a_clean is None and b_clean is None) or len(ia) == 0:
+        return drop
+    same = np.flatnonzero((ba[ia] == bb[ib]).all(axis=1))  # copies have the same box
+    twin = np.zeros(len(ia), dtype=bool)
+    twin[same] = shapely.equals_exact(ga[ia[same]], gb[ib[same]], 0.0)
+    if a_clean is not None:
+        lone_b = np.zeros(len(gb), dtype=bool)
+        lone_b[ib[twin & a_clean[ia]]] = True
+        drop |= lone_b[ib]
+    if b_clean is not None:
+        lone_a = np.zeros(len(ga), dtype=bool)
+        lone_a[ia[twin & b_clean[ib]]] = True
+        drop |= lone_a[ia]
+    return drop & ~twin
+
+
+def overlay_tile(ga: np.ndarray, gb: np.ndarray, tile: Tile, clip: shapely.Geometry | None,
+                 a_clean: np.ndarray | None = None, b_clean: np.ndarray | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pieces of the pairs this tile owns: (parts, index into A, index into B, part number).
+
+    ``a_clean``/``b_clean`` say which features are known to overlap no other feature of their
+    side (see :func:`lone_twins`); pairs that cannot share interior then skip every test.
+    """
     if len(ga) == 0 or len(gb) == 0:
         e = np.empty(0, dtype=np.int64)
         return np.empty(0, dtype=object), e, e, e
     tree = shapely.STRtree(gb)
     ia, ib = tree.query(ga)
     ba, bb = shapely.bounds(ga), shapely.bounds(gb)
+    # Twins are found among all candidates: a feature's copy may pair with it in another tile.
+    keep = ~lone_twins(ga, gb, ia, ib, ba, bb, a_clean, b_clean)
+    ia, ib = ia[keep], ib[keep]
     ox = np.maximum(ba[ia, 0], bb[ib, 0])
     oy = np.maximum(ba[ia, 1], bb[ib, 1])
     own = (ox >= tile.x0) & (ox < tile.x1) & (oy >= tile.y0) & (oy < tile.y1)
     ia, ib = ia[own], ib[own]
     shapely.prepare(ga)
     shapely.prepare(gb)
-    parts, pair, part = intersect_pairs(ga, gb, ia, ib, clip)
+    # Neighbours drawn on a shared base map touch; with their copies known to be lone (above),
+    # few touching pairs are left, and testing every pair for touching costs more than their overlay.
+    parts, pair, part = intersect_pairs(ga, gb, ia, ib, clip, skip_touching=a_clean is None and b_clean is None)
     return parts, ia[pair], ib[pair], part
 
 
@@ -314,6 +363,7 @@ def _flags(conn: psycopg.Connection, job: TileJob, geoms: np.ndarray) -> dict[st
     out: dict[str, np.ndarray] = {}
     n = len(geoms)
     box = tuple(shapely.total_bounds(geoms)) if n else (0.0, 0.0, 0.0, 0.0)
+    tree: shapely.STRtree | None = None
     for flag, vids in job.flag_versions.items():
         if not vids:
             out[flag] = np.full(n, None, dtype=object)
@@ -325,8 +375,17 @@ def _flags(conn: psycopg.Connection, job: TileJob, geoms: np.ndarray) -> dict[st
                                 binary=True).fetchall()
             if rows:
                 ctrl = shapely.from_wkb([r[0] for r in rows])
-                shapely.prepare(ctrl)
-                ip, ic = shapely.STRtree(ctrl).query(geoms, predicate="intersects")
+                shapely.prepare(ctrl)  # few, large polygons, each tested against many pieces
+                if tree is None:
+                    tree = shapely.STRtree(geoms)
+                ic, ip = tree.query(ctrl)
+                # A piece (area > 0) inside a control polygon shares its interior; only pieces
+                # that meet its boundary need the full relate.
+                inside = shapely.contains_properly(ctrl[ic], geoms[ip])
+                hit[ip[inside]] = True
+                ic, ip = ic[~inside], ip[~inside]
+                meet = shapely.intersects(ctrl[ic], geoms[ip])
+                ic, ip = ic[meet], ip[meet]
                 if len(ip):
                     inner = shapely.relate_pattern(ctrl[ic], geoms[ip], "T********")
                     hit[ip[inner]] = True
@@ -407,20 +466,20 @@ def finish(conn: psycopg.Connection, job: TileJob, tile_no: int, p: Pieces) -> t
     return in_caller_order, n - filtered, filtered
 
 
-_CLIP_CACHE: dict[bytes, shapely.Geometry] = {}
+_CLIP_CACHE = threading.local()
 
 
 def clip_geometry(job: TileJob) -> shapely.Geometry | None:
-    """The run's clip region, prepared once per process."""
+    """The run's clip region, prepared once per thread (GEOS builds a prepared geometry's
+    indexes on first use, so threads never share one)."""
     if job.clip_wkb is None:
         return None
-    g = _CLIP_CACHE.get(job.clip_wkb)
-    if g is None:
+    cached = getattr(_CLIP_CACHE, "entry", None)
+    if cached is None or cached[0] != job.clip_wkb:
         g = shapely.from_wkb(job.clip_wkb)
         shapely.prepare(g)
-        _CLIP_CACHE.clear()
-        _CLIP_CACHE[job.clip_wkb] = g
-    return g
+        cached = _CLIP_CACHE.entry = (job.clip_wkb, g)
+    return cached[1]
 
 
 def run_tile(job: TileJob, tile: Tile) -> TileResult:
@@ -430,7 +489,7 @@ def run_tile(job: TileJob, tile: Tile) -> TileResult:
     with psycopg.connect(job.dsn, autocommit=True) as conn:
         fa, ca, ra, ga = read_features(conn, job.a.version_id, box, job.srid)
         fb, cb, rb, gb = read_features(conn, job.b.version_id, box, job.srid)
-        parts, ia, ib, part = overlay_tile(ga, gb, tile, clip_geometry(job))
+        parts, ia, ib, part = overlay_tile(ga, gb, tile, clip_geometry(job), job.a.clean(fa), job.b.clean(fb))
         p = Pieces(parts, fa[ia], fb[ib], ca[ia], ra[ia], cb[ib], rb[ib], part)
         area, kept, filtered = finish(conn, job, tile.no, p)
     return TileResult(tile.no, p.a_fid.astype(np.int32), p.b_fid.astype(np.int32), area, kept, filtered,

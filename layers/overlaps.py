@@ -201,3 +201,12 @@ def overlap_partners(conn: Any, url: str, version_id: int) -> dict[int, np.ndarr
             _PAIRS.clear()
         _PAIRS[key] = out
     return out
+
+
+def overlapping_features(session: Any, version_id: int) -> np.ndarray | None:
+    """The features of a checked version that share interior with another of its features
+    (sorted feature numbers; empty for a clean layer); None when the version is unchecked."""
+    if session.execute(queries.OVERLAPS_CHECKED, {"vid": version_id}).scalar_one_or_none() is None:
+        return None
+    return np.asarray(session.execute(queries.OVERLAPS_FEATURES, {"vid": version_id}).scalars().all(),
+                      dtype=np.int64)

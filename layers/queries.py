@@ -74,6 +74,14 @@ OVERLAPS_MARK = (
 OVERLAPS_PAIRS = (
     "SELECT feature_a, feature_b FROM version_overlaps WHERE version_id = %(vid)s ORDER BY feature_a, feature_b"
 )
+OVERLAPS_CHECKED = text("SELECT 1 FROM version_overlap_checks WHERE version_id = :vid")
+OVERLAPS_FEATURES = text(
+    """
+    SELECT feature_a AS f FROM version_overlaps WHERE version_id = :vid
+    UNION SELECT feature_b FROM version_overlaps WHERE version_id = :vid
+    ORDER BY f
+    """
+)
 OVERLAPS_UNCHECKED = text(
     """
     SELECT v.id FROM layer_versions v JOIN layers l ON l.id = v.layer_id
