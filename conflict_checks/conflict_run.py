@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from gis_platform.core import audit
 from gis_platform.core.db import session_scope
 from gis_platform.core.errors import InputError, NotFoundError
 from gis_platform.core.settings import Settings
+from layers.overlaps import overlapping_features
 from plans import queries as plan_queries
 from plans.service import resolve_layer
 
@@ -98,7 +100,8 @@ def _crosswalk_spec(session: Session, book: ProfileBook, profile: Profile, side:
         table = {r.code: (r.name_zh, r.is_construction)
                  for r in session.execute(queries.SCHEME_TABLE, {"scheme": side.scheme})}
     cw = build_crosswalk(book, profile, side.scheme, codes, table, switches)
-    return SideSpec(side.version_id, cw.flags, cw.groups, cw.names, cw.reasons)
+    return SideSpec(side.version_id, cw.flags, cw.groups, cw.names, cw.reasons,
+                    overlapping_features(session, side.version_id))
 
 
 def _theme_versions(session: Session, theme: str) -> list[tuple[int, int, str]]:
@@ -114,6 +117,7 @@ def _dsn(engine: Engine) -> str:
 # --- engines -------------------------------------------------------------------------------
 
 _POOLS: dict[int, ProcessPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
 
 
 def _shutdown_pools() -> None:
@@ -125,21 +129,70 @@ def _shutdown_pools() -> None:
 def _local_pool(workers: int) -> ProcessPoolExecutor:
     """A process pool kept for the life of the process (workers fork from a clean server); shut
     down at exit so a process that ran a conflict analysis still exits promptly."""
-    pool = _POOLS.get(workers)
-    if pool is None:
-        if not _POOLS:
-            atexit.register(_shutdown_pools)
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["conflict_checks.conflict_tiles"])
-        pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            if not _POOLS:
+                atexit.register(_shutdown_pools)
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["conflict_checks.conflict_tiles"])
+            pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
     return pool
 
 
-def _run_local(job: TileJob, tiles: list[Tile], workers: int) -> list[TileResult]:
+class _TileQueue:
+    """Tiles handed out one at a time to whoever is free (tile costs are not known in advance,
+    so one at a time keeps every worker busy to the end); emptied at the first failure."""
+
+    def __init__(self, tiles: list[Tile]) -> None:
+        self._tiles = tiles
+        self._next = 0
+        self._lock = threading.Lock()
+        self.results: list[TileResult | None] = [None] * len(tiles)
+
+    def take(self) -> int | None:
+        with self._lock:
+            if self._next >= len(self._tiles):
+                return None
+            self._next += 1
+            return self._next - 1
+
+    def stop(self) -> None:
+        with self._lock:
+            self._next = len(self._tiles)
+
+
+def _run_local(job: TileJob, tiles: list[Tile], workers: int, in_process: bool = True) -> list[TileResult]:
+    """The tiles on ``workers`` workers: this process and ``workers - 1`` pool processes, or
+    (``in_process`` False) ``workers`` pool processes. Working here pays for a one-shot command:
+    this process works from the start, while the pool's processes are still starting (about a
+    second: the forkserver imports the tile module first). A server keeps its pool warm and its
+    own threads free for requests. Each pool process is fed by a thread here that only waits."""
     if workers <= 1 or len(tiles) == 1:
         return [run_tile(job, t) for t in tiles]
-    # Largest tiles are not known in advance; small chunks keep both workers busy to the end.
-    return list(_local_pool(workers).map(run_tile, [job] * len(tiles), tiles, chunksize=1))
+    queue = _TileQueue(tiles)
+    remote = workers - 1 if in_process else workers
+
+    def feed() -> None:
+        pool = _local_pool(remote)
+        try:
+            while (k := queue.take()) is not None:
+                queue.results[k] = pool.submit(run_tile, job, tiles[k]).result()
+        except BaseException:
+            queue.stop()
+            raise
+
+    with ThreadPoolExecutor(remote, thread_name_prefix="gisplat-feed") as feeders:
+        fed = [feeders.submit(feed) for _ in range(remote)]
+        try:
+            while in_process and (k := queue.take()) is not None:
+                queue.results[k] = run_tile(job, tiles[k])
+        except BaseException:
+            queue.stop()
+            raise
+        for f in fed:
+            f.result()
+    return [r for r in queue.results if r is not None]
 
 
 def _run_dask(job: TileJob, tiles: list[Tile], workers: int, address: str | None) -> list[TileResult]:
@@ -343,8 +396,12 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
                   *, min_area: float | None = None, tolerance: float | None = None,
                   switches: dict[str, bool] | None = None, engine_name: str = "local",
                   workers: int | None = None, dask_address: str | None = None,
-                  actor: str | None = None, per_tile: int = 6000) -> int:
-    """Run the conflict analysis of ``a_ref`` against ``b_ref``; returns the new run id."""
+                  actor: str | None = None, per_tile: int = 6000, in_process: bool = True) -> int:
+    """Run the conflict analysis of ``a_ref`` against ``b_ref``; returns the new run id.
+
+    ``in_process``: with the local engine, this process is one of the ``workers`` (right for a
+    command run once); a long-running server passes False and leaves all tiles to its pool.
+    """
     if engine_name not in ENGINES:
         raise InputError(f"未知的计算引擎“{engine_name}”（local 或 dask）",
                          f"unknown engine '{engine_name}' (local or dask)")
@@ -413,7 +470,7 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
             if engine_name == "dask":
                 results = _run_dask(job, tiles, workers, dask_address)
             else:
-                results = _run_local(job, tiles, workers)
+                results = _run_local(job, tiles, workers, in_process)
             area_a, area_b = areas.result()
         timings["tiles_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()

@@ -318,7 +318,6 @@ def partition_ddl(run_id: int) -> list[str]:
     part = stage_name(n)
     return [
         f"ALTER TABLE {part} ADD CONSTRAINT {part}_pkey PRIMARY KEY USING INDEX {part}_pkey",
-        f"ANALYZE {part}",
         f"ALTER TABLE conflict_patches ATTACH PARTITION {part} FOR VALUES IN ({n})",
     ]
 

@@ -366,3 +366,121 @@ def test_code_lookups_map_every_key_once_missing_and_null_keys_included():
     assert _lookup({"010": 1, "020": 0}, keys, -1).tolist() == [1, -1, 0, -1, 1, -1]
     assert _lookup({"010": "a", None: "none"}, keys, None).tolist() == ["a", "none", None, None, "a", "none"]
     assert _lookup({"010": 1}, np.array([], dtype=object), -1).tolist() == []
+
+
+def test_checked_layers_give_the_same_patches(pair, store):
+    """With both versions' internal overlaps checked (layers.overlaps), pairs with a lone copy
+    skip the overlay; every patch, sliver and finding stays the same as unchecked."""
+    from layers.overlaps import check_version_overlaps, overlapping_features
+
+    unchecked = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4)
+    for ref in (pair.a, pair.b):
+        plan, layer = ref.split("/")
+        check_version_overlaps(store.engine, store.version_id(plan, layer), store.settings.store_srid)
+    with store.session() as s:
+        b_plan, b_layer = pair.b.split("/")
+        # B9 and B10 overlap: the check knows them (feature numbers 9 and 10), A is clean
+        assert overlapping_features(s, store.version_id(b_plan, b_layer)).tolist() == [9, 10]
+        a_plan, a_layer = pair.a.split("/")
+        assert overlapping_features(s, store.version_id(a_plan, a_layer)).tolist() == []
+    checked = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4)
+    with store.session() as s:
+        one = patches(s, unchecked, with_geometry=True) + patches(s, unchecked, slivers=True, with_geometry=True)
+        two = patches(s, checked, with_geometry=True) + patches(s, checked, slivers=True, with_geometry=True)
+        dq_one, dq_two = data_quality(s, unchecked), data_quality(s, checked)
+    strip = lambda ps: [{k: (v.wkb if k == "geometry" else v) for k, v in p.items() if k != "status"} for p in ps]  # noqa: E731
+    assert strip(one) == strip(two)
+    assert len(one) > 10
+    key = lambda ds: sorted((d["side"], d["kind"], tuple(d["fids"]), round(d["area_m2"], 2)) for d in ds)  # noqa: E731
+    assert key(dq_one) == key(dq_two) and any(d["kind"] == "overlap" for d in dq_two)
+
+
+def _brute_force(ga, gb):
+    """Every pair's pieces of area > 0, by shapely alone: {(a, b): sorted areas}."""
+    out = {}
+    for i, a in enumerate(ga):
+        for j, b in enumerate(gb):
+            parts = [p for p in shapely.get_parts(shapely.intersection(a, b))
+                     if p.geom_type == "Polygon" and p.area > 0]
+            if parts:
+                out[(i, j)] = sorted(round(p.area, 6) for p in parts)
+    return out
+
+
+def test_lone_copies_skip_only_pairs_without_common_area():
+    """A 4 × 3 grid of parcels; B copies most of them vertex for vertex, moves one edge, merges
+    two and has one parcel of its own over three. A has an extra feature overlapping A[5]: B's
+    copy of A[5] then overlaps that feature too, and that pair must not be skipped. With what
+    the internal overlap check says, the pieces are those of every pair cut by shapely."""
+    from conflict_checks.conflict_tiles import Tile, lone_twins, overlay_tile
+    from layers.overlaps import overlapping_pairs
+
+    cells = [box(x * 100, y * 100, (x + 1) * 100, (y + 1) * 100) for y in range(3) for x in range(4)]
+    ga = np.array(cells + [box(150, 130, 180, 170)], dtype=object)          # A[12] overlaps A[5]
+    gb = np.array([c for k, c in enumerate(cells) if k not in (0, 1, 2, 9)] + [
+        box(0, 0, 200, 100),                    # A[0] ∪ A[1] merged
+        box(200, 0, 300, 99.5),                 # A[2] with its top edge 0.5 m too low
+        box(100, 200, 200, 300).union(box(200, 250, 210, 260)),  # A[9] with a bump into A[10]
+        box(40, 240, 360, 260),                 # its own parcel across A[8], A[9], A[10], A[11]
+    ], dtype=object)
+    expected = _brute_force(ga, gb)
+
+    def clean(geoms):
+        i, j, _ = overlapping_pairs(geoms)
+        out = np.ones(len(geoms), dtype=bool)
+        out[np.concatenate([i, j]).astype(int)] = False
+        return out
+
+    a_clean, b_clean = clean(ga), clean(gb)
+    assert not a_clean[5] and not a_clean[12] and a_clean.sum() == 11
+    assert b_clean.sum() == len(gb) - 5  # B's own parcel overlaps four others (the bump one twice)
+    tile = Tile(0, -1, -1, 1000, 1000)
+    for flags in ((None, None), (a_clean, None), (None, b_clean), (a_clean, b_clean)):
+        parts, ia, ib, _ = overlay_tile(ga.copy(), gb.copy(), tile, None, *flags)
+        got: dict = {}
+        for p, i, j in zip(parts, ia.tolist(), ib.tolist(), strict=True):
+            got.setdefault((i, j), []).append(round(p.area, 6))
+        assert {k: sorted(v) for k, v in got.items()} == expected
+    # The copy of A[5] in B meets A[12]: kept although it is a copy, because A[5] is not lone.
+    b5 = next(j for j, g in enumerate(gb) if shapely.equals_exact(g, ga[5], 0.0))
+    assert (12, b5) in expected
+    # What is skipped: pairs of copies of lone features with their neighbours, which only touch.
+    ia, ib = shapely.STRtree(gb).query(ga)
+    dropped = lone_twins(ga, gb, ia, ib, shapely.bounds(ga), shapely.bounds(gb), a_clean, b_clean)
+    assert dropped.sum() > 10
+    assert not any((int(i), int(j)) in expected for i, j in zip(ia[dropped], ib[dropped], strict=True))
+
+
+def test_local_engine_with_and_without_this_process_gives_identical_patches(pair, store):
+    """This process working beside the pool (a command) and the pool alone (a server) cut the
+    same tiles the same way."""
+    here = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4, workers=2)
+    pool = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4, workers=2,
+                         in_process=False)
+    with store.session() as s:
+        assert get_run(s, here)["tiles"] > 4
+        one = patches(s, here, with_geometry=True) + patches(s, here, slivers=True, with_geometry=True)
+        two = patches(s, pool, with_geometry=True) + patches(s, pool, slivers=True, with_geometry=True)
+    strip = lambda ps: [{k: (v.wkb if k == "geometry" else v) for k, v in p.items() if k != "status"} for p in ps]  # noqa: E731
+    assert strip(one) == strip(two)
+
+
+def _tile_that_fails(job, tile):
+    if tile.no == 2:
+        raise RuntimeError("tile 2 failed")
+    from conflict_checks.conflict_tiles import run_tile
+
+    return run_tile(job, tile)
+
+
+def test_a_failing_tile_fails_the_run_and_stores_nothing(pair, store, monkeypatch):
+    from conflict_checks import conflict_run
+
+    before = _counts(store)
+    monkeypatch.setattr(conflict_run, "run_tile", _tile_that_fails)
+    for in_process in (True, False):
+        with pytest.raises(RuntimeError, match="tile 2 failed"):
+            run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4, workers=2,
+                          in_process=in_process)
+    after = _counts(store)
+    assert after == before

@@ -64,7 +64,7 @@ def start(body: ConflictRequest, request: Request, settings: SettingsDep, princi
     def work() -> int:
         return run_conflicts(engine, settings, body.a, body.b, body.profile, min_area=body.min_area_m2,
                              tolerance=body.tolerance_m, switches=body.switches, engine_name=body.engine,
-                             actor=actor)
+                             actor=actor, in_process=False)
 
     if body.background:
         check_request(engine, body.a, body.b, body.profile, body.switches)

@@ -138,7 +138,7 @@ def runs_submit(
         switches = {CC_SWITCH: conditional_construction is not None} if CC_SWITCH in prof.switches else {}
         run_id = run_conflicts(request.app.state.engine, settings, a.strip(), b.strip(), profile,
                                min_area=min_area, tolerance=tolerance, switches=switches, engine_name="local",
-                               actor=request.state.principal.name)
+                               actor=request.state.principal.name, in_process=False)
     except PlatformError as exc:
         return again(exc.message(lang), status=int(exc.http_status))
     return RedirectResponse(f"/conflicts/{run_id}{lang_suffix(lang)}", status_code=303)
