@@ -20,10 +20,12 @@ Then, in the same run on the same data and each in its own spawned process (so t
 memories do not mix):
 
 - **ours**: ``run_conflicts(engine, settings, A, B, "landuse_vs_urban", engine_name="local")``
-  end to end (set-up, tiles on the local process pool with the default workers, data-quality
-  pass, storing the patches); wall time; peak of the summed RSS of that process and its
-  children (forkserver, pool workers), sampled every 50 ms. The PostgreSQL server's peak
-  (summed RSS and PSS of the cluster's processes) during the run is reported separately.
+  end to end (set-up, tiles on the default workers: that process and a pool beside it,
+  data-quality pass, storing the patches); wall time; peak of the summed RSS of that process
+  and its children (forkserver, pool workers), sampled every 50 ms. The PostgreSQL server's
+  peak (summed RSS and PSS of the cluster's processes, read once a second) during the run is
+  reported separately. Both versions' internal overlaps are checked once after loading, as
+  every loader of the platform does (not timed; printed).
 - **geopandas**: both GeoPackages read into GeoDataFrames (timed separately, not counted), then
   ``geopandas.overlay(a, b, how="intersection", keep_geom_type=True)`` plus the same
   classification (construction flags of both codes from the same code tables, categories
@@ -83,6 +85,7 @@ W, H = X1 - X0, Y1 - Y0
 PROFILE = "landuse_vs_urban"
 A_FIELD, B_FIELD = "TDYTQLXDM", "YDDM"
 SAMPLE_S = 0.05
+FULL_EVERY = 20  # ticks between PSS samples (1 s)
 AREA_TOLERANCE = 1e-3  # total areas must agree to 0.1 %
 OUT_DIR = Path(__file__).resolve().parent / "out"
 ROOT = Path(__file__).resolve().parent.parent
@@ -470,8 +473,10 @@ def ensure_ab(engine: Engine, settings: Settings, n: int, seed: int, workdir: Pa
 
 # -- memory sampling ----------------------------------------------------------------------------
 class Sampler(threading.Thread):
-    """Peak summed RSS of a process tree every ``SAMPLE_S`` (PSS every 4th tick), and of the
-    PostgreSQL cluster's processes (RSS and PSS), until stopped."""
+    """Peak summed RSS of a process tree every ``SAMPLE_S``, and once a second its PSS and the
+    PostgreSQL cluster's processes' RSS and PSS, until stopped. PSS is read rarely: the kernel
+    walks every mapped page of a process for it, holding the process's memory map lock, which
+    slows a busy process (and the more, the more processes and memory a side has)."""
 
     def __init__(self, root: int, postmaster: int | None) -> None:
         super().__init__(daemon=True)
@@ -508,7 +513,7 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         tick = 0
         while not self.stop_ev.is_set():
-            full = tick % 4 == 0
+            full = tick % FULL_EVERY == 0
             procs = self._tree(self.root)
             self.max_procs = max(self.max_procs, len(procs))
             rss, pss = self._sum(procs, full)
@@ -798,7 +803,7 @@ def split_child(home: str, a_ref: str, b_ref: str, count: int, conn: Any) -> Non
 
         captured: dict[str, Any] = {}
 
-        def fake_run_local(job: Any, tiles: list, workers: int) -> list:
+        def fake_run_local(job: Any, tiles: list, workers: int, in_process: bool = True) -> list:
             mid = len(tiles) // 2
             chosen = tiles[max(0, mid - count // 2):][:count]
             # the finish() step minus its timed parts = COPY text + COPY
@@ -907,6 +912,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  waited {data['quiesce_s']:.0f} s for autovacuum to finish", flush=True)
         runs_ours, runs_gpd = [], []
         for r in range(args.repeat):
+            quiesce(engine)  # the previous run's new partition is vacuumed/analysed by the server
             pg_before = pg_memory(pm)
             res, mem = in_child(ours_child, (str(home), data["a"]["ref"], data["b"]["ref"]), pm)
             res.update(mem, pg_before=pg_before)
@@ -915,6 +921,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  ours      run {r + 1}: {res['seconds']:7.1f} s, peak RSS {mem['peak_rss_mb']:7.0f} MB "
                   f"(PSS {mem['peak_pss_mb']:.0f}), server peak PSS {mem['pg_peak_pss_mb']:.0f} MB; "
                   f"{res['pieces']:,} pieces, {res['tiles']} tiles, timings {res['timings']}", flush=True)
+            quiesce(engine)
             res_g, mem_g = in_child(geopandas_child, (data["a"]["path"], data["b"]["path"]), None)
             res_g.update(mem_g)
             runs_gpd.append(res_g)

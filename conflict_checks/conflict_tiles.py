@@ -50,7 +50,9 @@ class SideSpec:
         side (None when the version is unchecked: nothing is known)."""
         if self.overlapping is None:
             return None
-        return ~np.isin(fids, self.overlapping)
+        ov = self.overlapping  # sorted
+        at = np.minimum(np.searchsorted(ov, fids), max(len(ov) - 1, 0))
+        return ~(ov[at] == fids) if len(ov) else np.ones(len(fids), dtype=bool)
 
 
 @dataclass(frozen=True)

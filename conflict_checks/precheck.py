@@ -105,7 +105,7 @@ def class_names(session: Session) -> dict[tuple[str, str], str]:
     they are read once per process and store."""
     key = url_key(session.get_bind())
     if key not in _NAMES:
-        _NAMES[key] = {(s, c): n for s, c, n in session.execute(queries.ALL_CLASS_NAMES)}
+        _NAMES[key] = {(s, c): n for s, c, n in session.execute(queries.all_class_names())}
     return _NAMES[key]
 
 

@@ -5,28 +5,35 @@ from __future__ import annotations
 from sqlalchemy import Integer, Select, TextClause, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from plans.models import ClassCode
-
-from .models import CheckRun, Rule, Submission, UseCompatibility
+# The ORM models are imported where a statement needs them: the conflict-run tile workers import
+# this module for their plain SQL alone, and start faster without the ORM.
 
 
 def all_rules() -> Select:
     """Every rule, active or not."""
+    from .models import Rule
+
     return select(Rule).order_by(Rule.theme, Rule.key)
 
 
 def active_rules() -> Select:
     """Rules that checks use."""
+    from .models import Rule
+
     return select(Rule).where(Rule.active.is_(True)).order_by(Rule.theme, Rule.key)
 
 
 def rule_count() -> Select:
     """How many rules the table holds."""
+    from .models import Rule
+
     return select(func.count()).select_from(Rule)
 
 
 def compatibility() -> Select:
     """Use-compatibility rows."""
+    from .models import UseCompatibility
+
     return select(UseCompatibility)
 
 
@@ -93,7 +100,14 @@ CHECK_START_LAYERS_SQL = f"""
 # custom plan each time keeps partition pruning by version at plan time.
 APPLIES_START = text(
     CHECK_START.text.replace("SELECT ", "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), ", 1))
-ALL_CLASS_NAMES = select(ClassCode.scheme, ClassCode.code, ClassCode.name_zh)
+
+
+def all_class_names() -> Select:
+    """(scheme, code, Chinese name) of every class code."""
+    from plans.models import ClassCode
+
+    return select(ClassCode.scheme, ClassCode.code, ClassCode.name_zh)
+
 
 APPLIES_FEATURES = text(
     """
@@ -119,11 +133,15 @@ FEATURE_PROPERTIES_AT = text(
 
 def run_by_id(run_id: int) -> Select:
     """One check run."""
+    from .models import CheckRun
+
     return select(CheckRun).where(CheckRun.id == run_id)
 
 
 def submission_by_id(submission_id: int) -> Select:
     """One submission."""
+    from .models import Submission
+
     return select(Submission).where(Submission.id == submission_id)
 
 
