@@ -64,7 +64,7 @@ bench-precheck: system venv
 	$(BIN)/python -m bench.precheck_bench
 
 bench-conflict: system venv
-	$(BIN)/python -m bench.conflict_bench --sizes 100000,500000
+	$(BIN)/python -m bench.conflict_bench --sizes 100000,500000 --repeat 3
 
 bench-tile: system venv
 	$(BIN)/python -m bench.tile_bench

@@ -41,7 +41,8 @@ from plans.service import resolve_layer
 
 from . import queries
 from .conflict_profiles import Profile, ProfileBook, build_crosswalk, check_side_scheme, profile_book
-from .conflict_tiles import Pieces, SideSpec, Tile, TileJob, TileResult, finish, grid, intersect_pairs, run_tile
+from .conflict_tiles import (Pieces, SideSpec, Tile, TileJob, TileResult, finish, grid, intersect_pairs,
+                             release_connection, run_tile)
 
 ENGINES = ("local", "dask")
 DEFAULT_MIN_AREA_M2 = 400.0   # DOMAIN.md §4: order of the 三调 minimum mapping unit
@@ -169,7 +170,10 @@ def _run_local(job: TileJob, tiles: list[Tile], workers: int, in_process: bool =
     second: the forkserver imports the tile module first). A server keeps its pool warm and its
     own threads free for requests. Each pool process is fed by a thread here that only waits."""
     if workers <= 1 or len(tiles) == 1:
-        return [run_tile(job, t) for t in tiles]
+        try:
+            return [run_tile(job, t) for t in tiles]
+        finally:
+            release_connection()
     queue = _TileQueue(tiles)
     remote = workers - 1 if in_process else workers
 
@@ -190,6 +194,8 @@ def _run_local(job: TileJob, tiles: list[Tile], workers: int, in_process: bool =
         except BaseException:
             queue.stop()
             raise
+        finally:
+            release_connection()
         for f in fed:
             f.result()
     return [r for r in queue.results if r is not None]
