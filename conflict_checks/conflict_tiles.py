@@ -4,7 +4,7 @@ A task reads the two sides' features whose boxes meet its tile, intersects every
 features (vectorised shapely/GEOS), explodes the result to single polygons, classifies,
 filters slivers, enriches and COPYs its pieces into the run's stage table. It returns only
 the per-pair areas the run needs for its data-quality accounting, so memory stays bounded by
-one tile and tasks run anywhere: on threads of the calling process or on a Dask cluster.
+one tile and tasks run anywhere: in the calling process, a local process pool or a Dask cluster.
 
 A pair of features belongs to exactly one tile: the one holding the lower-left corner of the
 intersection of their boxes. Pieces are never cut at tile edges, so the result does not
@@ -44,7 +44,7 @@ class SideSpec:
     groups: dict[str | None, str | None]
     names: dict[str | None, str | None]
     reasons: dict[str | None, str]
-    overlapping: np.ndarray | None = None
+    overlapping: np.ndarray | None = field(default=None, compare=False)  # arrays do not compare as one value
 
     def clean(self, fids: np.ndarray) -> np.ndarray | None:
         """Which of these features are known to share interior with no other feature of the

@@ -384,12 +384,15 @@ def test_checked_layers_give_the_same_patches(pair, store):
         a_plan, a_layer = pair.a.split("/")
         assert overlapping_features(s, store.version_id(a_plan, a_layer)).tolist() == []
     checked = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4)
+    on_dask = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4,
+                            engine_name="dask", workers=2)
     with store.session() as s:
         one = patches(s, unchecked, with_geometry=True) + patches(s, unchecked, slivers=True, with_geometry=True)
         two = patches(s, checked, with_geometry=True) + patches(s, checked, slivers=True, with_geometry=True)
+        three = patches(s, on_dask, with_geometry=True) + patches(s, on_dask, slivers=True, with_geometry=True)
         dq_one, dq_two = data_quality(s, unchecked), data_quality(s, checked)
     strip = lambda ps: [{k: (v.wkb if k == "geometry" else v) for k, v in p.items() if k != "status"} for p in ps]  # noqa: E731
-    assert strip(one) == strip(two)
+    assert strip(one) == strip(two) == strip(three)
     assert len(one) > 10
     key = lambda ds: sorted((d["side"], d["kind"], tuple(d["fids"]), round(d["area_m2"], 2)) for d in ds)  # noqa: E731
     assert key(dq_one) == key(dq_two) and any(d["kind"] == "overlap" for d in dq_two)
