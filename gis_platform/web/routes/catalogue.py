@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from gis_platform.core.errors import InputError
 from layers.export import export_frame, version_frame
+from layers.overlaps import check_in_background
 from plans.ingest import IngestRequest, ingest
 from plans.schemas import LayerPublic, PlanCreate, PlanPublic, VersionPublic
 from plans.service import (
@@ -97,12 +98,13 @@ def layer_upload(
     coverage: Annotated[str | None, Form(max_length=400, description="features | extent | PLAN/LAYER")] = None,
     geometry: Annotated[Literal["polygon", "line", "point"], Form()] = "polygon",
     kind: Annotated[str | None, Form(max_length=40, description="规划不存在时按此类型创建 / create the plan with this kind")] = None,
-    *, principal: PrincipalDep,
+    *, principal: PrincipalDep, request: Request, background: BackgroundTasks,
 ) -> dict[str, object]:
     """Load an uploaded file as a new version of PLAN/LAYER (the layer is created on first load).
 
     The same checks and refusals as ``gisplat ingest``: a refused file (no CRS, outside the city,
     invalid geometry, over a limit…) stores nothing and the message names the file and feature.
+    The new version's internal overlaps are checked in the background after the response.
     载入文件为图层的新版本；被拒绝时不保存任何数据。
     """
     name = safe_name(file.filename)
@@ -114,6 +116,9 @@ def layer_upload(
             source_layer=_opt(source_layer), repair=repair, geometry=geometry, plan_kind=_opt(kind),
             display_name=name, actor=principal.name, coverage=_opt(coverage)))
         row = VersionPublic.of(v).model_dump(mode="json")
+    # After the response (the version is committed by then): its internal overlap check, as
+    # gisplat ingest runs it, in the server's background thread.
+    background.add_task(check_in_background, request.app.state.engine, v.id, settings.store_srid)
     return {"layer": f"{plan}/{layer}", **row}
 
 
