@@ -94,6 +94,20 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(sql, {"plan": plan, "layer": layer}).scalar_one())
 
+    def overlap_check(self, version_id: int, wait_s: float = 10.0) -> Any:
+        """The version's internal overlap check row (pairs, area_m2), waiting up to ``wait_s`` for a
+        background check to write it; None when none came."""
+        import time
+
+        sql = text("SELECT pairs, area_m2 FROM version_overlap_checks WHERE version_id = :v")
+        deadline = time.monotonic() + wait_s
+        while True:
+            with self.engine.connect() as conn:
+                row = conn.execute(sql, {"v": version_id}).first()
+            if row is not None or time.monotonic() > deadline:
+                return row
+            time.sleep(0.1)
+
     def areas(self, plan: str, layer: str, version: int | None = None) -> list[float]:
         """Stored feature areas (m², PostGIS ST_Area in the store CRS), in feature order."""
         sql = text(

@@ -222,16 +222,19 @@ def test_resolutions_bulk_progress_and_rerun(pair, store, tmp_path):
         assert not any(p["category"] == "04" for p in now.values())
 
 
+def _every_patch(s, run_id: int) -> list[dict]:
+    """Kept patches and slivers of a run, geometry as WKB (to compare runs exactly)."""
+    ps = patches(s, run_id, with_geometry=True) + patches(s, run_id, slivers=True, with_geometry=True)
+    return [{k: (v.wkb if k == "geometry" else v) for k, v in p.items() if k != "status"} for p in ps]
+
+
 def test_local_and_dask_give_identical_patches(pair, store):
     local = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4)
     dask = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4,
                          engine_name="dask", workers=2)
     with store.session() as s:
         assert get_run(s, local)["tiles"] > 1
-        one = patches(s, local, with_geometry=True) + patches(s, local, slivers=True, with_geometry=True)
-        two = patches(s, dask, with_geometry=True) + patches(s, dask, slivers=True, with_geometry=True)
-    strip = lambda ps: [{k: (v.wkb if k == "geometry" else v) for k, v in p.items() if k != "status"} for p in ps]  # noqa: E731
-    assert strip(one) == strip(two)
+        assert _every_patch(s, local) == _every_patch(s, dask)
 
 
 def test_bad_input_stores_nothing(pair, store):
@@ -387,12 +390,9 @@ def test_checked_layers_give_the_same_patches(pair, store):
     on_dask = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4,
                             engine_name="dask", workers=2)
     with store.session() as s:
-        one = patches(s, unchecked, with_geometry=True) + patches(s, unchecked, slivers=True, with_geometry=True)
-        two = patches(s, checked, with_geometry=True) + patches(s, checked, slivers=True, with_geometry=True)
-        three = patches(s, on_dask, with_geometry=True) + patches(s, on_dask, slivers=True, with_geometry=True)
+        one, two, three = (_every_patch(s, r) for r in (unchecked, checked, on_dask))
         dq_one, dq_two = data_quality(s, unchecked), data_quality(s, checked)
-    strip = lambda ps: [{k: (v.wkb if k == "geometry" else v) for k, v in p.items() if k != "status"} for p in ps]  # noqa: E731
-    assert strip(one) == strip(two) == strip(three)
+    assert one == two == three
     assert len(one) > 10
     key = lambda ds: sorted((d["side"], d["kind"], tuple(d["fids"]), round(d["area_m2"], 2)) for d in ds)  # noqa: E731
     assert key(dq_one) == key(dq_two) and any(d["kind"] == "overlap" for d in dq_two)
@@ -462,10 +462,7 @@ def test_local_engine_with_and_without_this_process_gives_identical_patches(pair
                          in_process=False)
     with store.session() as s:
         assert get_run(s, here)["tiles"] > 4
-        one = patches(s, here, with_geometry=True) + patches(s, here, slivers=True, with_geometry=True)
-        two = patches(s, pool, with_geometry=True) + patches(s, pool, slivers=True, with_geometry=True)
-    strip = lambda ps: [{k: (v.wkb if k == "geometry" else v) for k, v in p.items() if k != "status"} for p in ps]  # noqa: E731
-    assert strip(one) == strip(two)
+        assert _every_patch(s, here) == _every_patch(s, pool)
 
 
 def _tile_that_fails(job, tile):

@@ -396,10 +396,6 @@ def test_layers_are_shared_between_two_connections_by_weight(weights, heavier):
 
 
 def test_a_server_checks_the_overlaps_of_layers_its_checks_meet_unchecked(spot, store):
-    import time
-
-    from sqlalchemy import text
-
     from layers import overlaps
 
     sp = spot()
@@ -408,14 +404,7 @@ def test_a_server_checks_the_overlaps_of_layers_its_checks_meet_unchecked(spot, 
     vid = store.version_id(sp.plan, "stbhhx")
     overlaps.enable_background_checks()  # what the web app does at start
     first = sp.check(SITE)  # tests the pieces itself and has the version checked meanwhile
-    row = None
-    for _ in range(100):
-        with store.engine.connect() as conn:
-            row = conn.execute(text("SELECT pairs, area_m2 FROM version_overlap_checks WHERE version_id = :v"),
-                               {"v": vid}).first()
-        if row is not None:
-            break
-        time.sleep(0.1)
+    row = store.overlap_check(vid)
     assert row is not None and row.pairs == 1 and row.area_m2 == pytest.approx(a.intersection(b).area)
     second = sp.check(SITE)  # now from the known pair
     assert sp.layer_of(first, ref).area_m2 == sp.layer_of(second, ref).area_m2 == pytest.approx(10000.0)

@@ -159,23 +159,11 @@ def test_openapi_lists_the_catalogue_operations(client):
 def test_an_uploaded_layer_has_its_internal_overlaps_checked(client, store, tmp_path, uid):
     """As after gisplat ingest: the server checks the new version in the background, so pre-checks
     and conflict runs use what it found."""
-    import time
-
-    from sqlalchemy import text
-
     plan = store.plan(f"qa-{uid}")
     a, b = box(X0, Y0 + 500, X0 + 60, Y0 + 600), box(X0 + 40, Y0 + 500, X0 + 100, Y0 + 600)
     path = write_vector(tmp_path / "overlapping.geojson", [a, b], "EPSG:4523", DLBM=["0701", "0103"])
     r = _upload(client, plan, "ghyd", path, class_field="DLBM", scheme="gb2023")
     assert r.status_code == 201, r.text
-    vid = store.version_id(plan, "ghyd")
-    row = None
-    for _ in range(100):
-        with store.engine.connect() as conn:
-            row = conn.execute(text("SELECT pairs, area_m2 FROM version_overlap_checks WHERE version_id = :v"),
-                               {"v": vid}).first()
-        if row is not None:
-            break
-        time.sleep(0.1)
+    row = store.overlap_check(store.version_id(plan, "ghyd"))
     assert row is not None and row.pairs == 1 and row.area_m2 == pytest.approx(a.intersection(b).area)
 
