@@ -488,19 +488,22 @@ def clip_geometry(job: TileJob) -> shapely.Geometry | None:
 _HELD = threading.local()
 
 
-def _connection(dsn: str) -> psycopg.Connection:
+TILE_APPLICATION = "gisplat-conflict-tiles"  # application_name of the tiles' connections
+
+
+def _connection(dsn: str) -> tuple[psycopg.Connection, bool]:
     """This thread's connection to the store, kept from one tile to the next (a new one costs
-    about 13 ms: a server process and the SCRAM exchange). Autocommit, never prepared: each
-    statement is planned for its own version and box, as on a new connection."""
+    about 13 ms: a server process and the SCRAM exchange), and whether it was kept. Autocommit,
+    never prepared: each statement is planned for its own version and box, as on a new one."""
     held = getattr(_HELD, "conn", None)
     if held is not None:
         pid, key, conn = held
         if pid == os.getpid() and key == dsn and not conn.closed and not conn.broken:
-            return conn
+            return conn, True
         release_connection()
-    conn = psycopg.connect(dsn, autocommit=True, prepare_threshold=None)
+    conn = psycopg.connect(dsn, autocommit=True, prepare_threshold=None, application_name=TILE_APPLICATION)
     _HELD.conn = (os.getpid(), dsn, conn)
-    return conn
+    return conn, False
 
 
 def release_connection() -> None:
@@ -516,18 +519,30 @@ def release_connection() -> None:
 
 
 def run_tile(job: TileJob, tile: Tile) -> TileResult:
-    """The task: overlay one tile and store its pieces. Safe to run in any process."""
+    """The task: overlay one tile and store its pieces. Safe to run in any process.
+
+    A kept connection may have been closed by the server since the last tile (a restart, an
+    idle timeout): the tile then runs once more on a new one. That is safe because its only
+    write, the COPY, is its last statement and stores all of its pieces or none (were a COPY
+    stored whose answer was lost, the run's unique patch numbers would refuse the second).
+    """
     t0 = time.perf_counter()
     box = (tile.x0, tile.y0, tile.x1, tile.y1)
-    conn = _connection(job.dsn)
-    try:
-        fa, ca, ra, ga = read_features(conn, job.a.version_id, box, job.srid)
-        fb, cb, rb, gb = read_features(conn, job.b.version_id, box, job.srid)
-        parts, ia, ib, part = overlay_tile(ga, gb, tile, clip_geometry(job), job.a.clean(fa), job.b.clean(fb))
-        p = Pieces(parts, fa[ia], fb[ib], ca[ia], ra[ia], cb[ib], rb[ib], part)
-        area, kept, filtered = finish(conn, job, tile.no, p)
-    except BaseException:
-        release_connection()
-        raise
+    while True:
+        conn, kept_conn = _connection(job.dsn)
+        try:
+            fa, ca, ra, ga = read_features(conn, job.a.version_id, box, job.srid)
+            fb, cb, rb, gb = read_features(conn, job.b.version_id, box, job.srid)
+            parts, ia, ib, part = overlay_tile(ga, gb, tile, clip_geometry(job), job.a.clean(fa), job.b.clean(fb))
+            p = Pieces(parts, fa[ia], fb[ib], ca[ia], ra[ia], cb[ib], rb[ib], part)
+            area, kept, filtered = finish(conn, job, tile.no, p)
+            break
+        except psycopg.OperationalError:
+            release_connection()
+            if not kept_conn:
+                raise
+        except BaseException:
+            release_connection()
+            raise
     return TileResult(tile.no, p.a_fid.astype(np.int32), p.b_fid.astype(np.int32), area, kept, filtered,
                       time.perf_counter() - t0)

@@ -484,3 +484,21 @@ def test_a_failing_tile_fails_the_run_and_stores_nothing(pair, store, monkeypatc
                           in_process=in_process)
     after = _counts(store)
     assert after == before
+
+
+def test_connections_closed_by_the_server_between_runs_are_replaced(pair, store):
+    """A server's pool keeps its store connections between runs; when the store closes them
+    (a restart, an idle timeout), the next run's tiles reconnect and the run gives the same answer."""
+    from conflict_checks.conflict_tiles import TILE_APPLICATION
+
+    first = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4, workers=2,
+                          in_process=False)
+    with store.engine.connect() as c:
+        closed = c.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                "WHERE application_name = :a"), {"a": TILE_APPLICATION}).scalar_one()
+    assert closed >= 1  # the pool's processes kept theirs
+    second = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4, workers=2,
+                           in_process=False)
+    with store.session() as s:
+        assert _every_patch(s, first) == _every_patch(s, second)
+
