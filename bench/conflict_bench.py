@@ -375,11 +375,11 @@ def ensure_checked(engine: Engine, version_id: int) -> dict[str, Any] | None:
     """The version's internal overlap check (layers.overlaps), as every loader of the platform
     runs it after a load (gisplat ingest, manifests, the server in the background); run here
     when missing, not timed with the conflict run. None when it was there already."""
+    from layers import queries as layer_queries
     from layers.overlaps import check_version_overlaps
 
     with engine.connect() as conn:
-        if conn.execute(text("SELECT 1 FROM version_overlap_checks WHERE version_id = :v"),
-                        {"v": version_id}).first():
+        if conn.execute(layer_queries.OVERLAPS_CHECKED, {"vid": version_id}).first():
             return None
     rep = check_version_overlaps(engine, version_id, SRID)
     return {"pairs": rep.pairs, "area_m2": rep.area_m2, "seconds": rep.seconds} if rep else None

@@ -198,7 +198,10 @@ def _run_local(job: TileJob, tiles: list[Tile], workers: int, in_process: bool =
             release_connection()
         for f in fed:
             f.result()
-    return [r for r in queue.results if r is not None]
+    done = [r for r in queue.results if r is not None]
+    if len(done) != len(tiles):  # every worker ended without an error, so every tile has its result
+        raise RuntimeError(f"{len(tiles) - len(done)} tiles of the run were not cut")
+    return done
 
 
 def _run_dask(job: TileJob, tiles: list[Tile], workers: int, address: str | None) -> list[TileResult]:
