@@ -502,3 +502,54 @@ def test_connections_closed_by_the_server_between_runs_are_replaced(pair, store)
     with store.session() as s:
         assert _every_patch(s, first) == _every_patch(s, second)
 
+
+
+def test_tiles_pause_garbage_collection_and_restore_it(pair, store, monkeypatch):
+    """Collection is off while a tile runs, back on after it (after a failure too), left off
+    when it was off before, and with tiles in two threads back on only when both have ended."""
+    import gc
+    import threading
+
+    from conflict_checks import conflict_tiles
+    from conflict_checks.conflict_tiles import collection_paused
+
+    seen = []
+    real = conflict_tiles._run_tile
+
+    def watched(job, tile):
+        seen.append(gc.isenabled())
+        return real(job, tile)
+
+    monkeypatch.setattr(conflict_tiles, "_run_tile", watched)
+    assert gc.isenabled()
+    run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4, workers=1)
+    assert seen and not any(seen)
+    assert gc.isenabled()
+
+    with pytest.raises(ValueError), collection_paused():
+        raise ValueError
+    assert gc.isenabled()
+
+    gc.disable()
+    try:
+        with collection_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+    inside, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with collection_paused():
+            inside.set()
+            leave.wait(10)
+
+    t = threading.Thread(target=other)
+    with collection_paused():
+        t.start()
+        assert inside.wait(10)
+    assert not gc.isenabled()  # the other thread's tile still runs
+    leave.set()
+    t.join(10)
+    assert gc.isenabled()
