@@ -21,16 +21,21 @@ memories do not mix):
 
 - **ours**: ``run_conflicts(engine, settings, A, B, "landuse_vs_urban", engine_name="local")``
   end to end (set-up, tiles on the default workers: that process and a pool beside it,
-  data-quality pass, storing the patches); wall time; peak of the summed RSS of that process
-  and its children (forkserver, pool workers), sampled every 50 ms. The PostgreSQL server's
-  peak (summed RSS and PSS of the cluster's processes, read once a second) during the run is
-  reported separately. Both versions' internal overlaps are checked once after loading, as
-  every loader of the platform does (not timed; printed).
+  data-quality pass, storing the patches); wall time. Both versions' internal overlaps are
+  checked once after loading, as every loader of the platform does (not timed; printed).
 - **geopandas**: both GeoPackages read into GeoDataFrames (timed separately, not counted), then
   ``geopandas.overlay(a, b, how="intersection", keep_geom_type=True)`` plus the same
   classification (construction flags of both codes from the same code tables, categories
-  01-04/unmapped, use-group subtype of 01) in vectorised pandas, timed; peak of the process's
-  RSS (sampled, and its ``ru_maxrss``) over its whole life, reading included.
+  01-04/unmapped, use-group subtype of 01) in vectorised pandas, timed.
+
+The timed runs (``--repeat`` of each side, alternating, medians compared) run with nothing
+watching them. Memory is measured in one more run of each side: the peak of the summed RSS of
+the side's process and its children (ours: forkserver, pool workers) sampled every 50 ms, and
+once a second their PSS and the PostgreSQL cluster's processes' RSS and PSS (reported
+separately). The sampler costs CPU and, reading PSS, stalls the processes it reads; on a
+2-core machine that slows ours, which keeps both cores busy (at 100k, medians of ten runs each
+way, alternating: 9.9 s unwatched, 10.6 s watched), and hardly the geopandas path, which leaves
+a core free: so memory runs are not timed runs (their wall times are printed, not compared).
 
 Both results are compared (pieces of area > 0 and their total area, which must agree to 0.1 %,
 and the area per category); the benchmark fails loudly when they do not. Prints a table per
@@ -564,8 +569,10 @@ def pg_memory(pid: int | None) -> dict[str, float]:
     return {"rss_mb": rss / 2**20, "pss_mb": pss / 2**20}
 
 
-def in_child(target: Any, args: tuple, postmaster: int | None, timeout: float = 7200.0) -> tuple[dict, dict]:
-    """Run ``target(*args, conn)`` in a spawned process; sample its tree; return (result, memory)."""
+def in_child(target: Any, args: tuple, postmaster: int | None, timeout: float = 7200.0,
+             sample: bool = True) -> tuple[dict, dict]:
+    """Run ``target(*args, conn)`` in a spawned process; with ``sample``, sample its tree's (and
+    the cluster's) memory meanwhile; return (result, memory: empty without ``sample``)."""
     ctx = mp.get_context("spawn")
     rx, tx = ctx.Pipe(duplex=False)
     # by the importable module's name (not __main__), so the spawned process imports it cleanly
@@ -573,8 +580,9 @@ def in_child(target: Any, args: tuple, postmaster: int | None, timeout: float = 
     proc = ctx.Process(target=target, args=(*args, tx))
     proc.start()
     tx.close()
-    sampler = Sampler(proc.pid, postmaster)
-    sampler.start()
+    sampler = Sampler(proc.pid, postmaster) if sample else None
+    if sampler is not None:
+        sampler.start()
     result: dict[str, Any] = {}
     try:
         if rx.poll(timeout):
@@ -582,7 +590,7 @@ def in_child(target: Any, args: tuple, postmaster: int | None, timeout: float = 
     except EOFError:
         pass
     proc.join()
-    mem = sampler.stop()
+    mem = sampler.stop() if sampler is not None else {}
     if proc.exitcode != 0 or "error" in result or not result:
         raise SystemExit(f"{target.__name__} failed (exit {proc.exitcode}): {result.get('error', 'no result')}")
     return result, mem
@@ -913,25 +921,41 @@ def main(argv: list[str] | None = None) -> int:
         runs_ours, runs_gpd = [], []
         for r in range(args.repeat):
             quiesce(engine)  # the previous run's new partition is vacuumed/analysed by the server
-            pg_before = pg_memory(pm)
-            res, mem = in_child(ours_child, (str(home), data["a"]["ref"], data["b"]["ref"]), pm)
-            res.update(mem, pg_before=pg_before)
+            res, _ = in_child(ours_child, (str(home), data["a"]["ref"], data["b"]["ref"]), pm, sample=False)
             res.update(ours_result(engine, res["run_id"]))
             runs_ours.append(res)
-            print(f"  ours      run {r + 1}: {res['seconds']:7.1f} s, peak RSS {mem['peak_rss_mb']:7.0f} MB "
-                  f"(PSS {mem['peak_pss_mb']:.0f}), server peak PSS {mem['pg_peak_pss_mb']:.0f} MB; "
-                  f"{res['pieces']:,} pieces, {res['tiles']} tiles, timings {res['timings']}", flush=True)
+            print(f"  ours      run {r + 1}: {res['seconds']:7.1f} s; {res['pieces']:,} pieces, {res['tiles']} tiles, "
+                  f"timings {res['timings']}", flush=True)
             quiesce(engine)
-            res_g, mem_g = in_child(geopandas_child, (data["a"]["path"], data["b"]["path"]), None)
-            res_g.update(mem_g)
+            res_g, _ = in_child(geopandas_child, (data["a"]["path"], data["b"]["path"]), None, sample=False)
             runs_gpd.append(res_g)
             print(f"  geopandas run {r + 1}: {res_g['seconds']:7.1f} s (overlay {res_g['overlay_s']:.1f} s, "
-                  f"read {res_g['read_s']:.1f} s not counted), peak RSS {mem_g['peak_rss_mb']:7.0f} MB "
-                  f"(ru_maxrss {res_g['ru_maxrss_mb']:.0f}); {res_g['rows']:,} rows, {res_g['pieces']:,} pieces",
+                  f"read {res_g['read_s']:.1f} s not counted); {res_g['rows']:,} rows, {res_g['pieces']:,} pieces",
                   flush=True)
-        ours = min(runs_ours, key=lambda x: x["seconds"]) if args.repeat == 1 else \
-            sorted(runs_ours, key=lambda x: x["seconds"])[len(runs_ours) // 2]
-        gp = sorted(runs_gpd, key=lambda x: x["seconds"])[len(runs_gpd) // 2]
+        # memory: one more run of each side, sampled (not timed: the sampler slows what it watches)
+        quiesce(engine)
+        pg_before = pg_memory(pm)
+        mem_run, mem = in_child(ours_child, (str(home), data["a"]["ref"], data["b"]["ref"]), pm)
+        mem_run.update(ours_result(engine, mem_run["run_id"]))
+        mem.update(pg_before=pg_before, sampled_run_s=mem_run["seconds"], sampled_run_pieces=mem_run["pieces"],
+                   ru_maxrss_mb=mem_run["ru_maxrss_mb"])
+        print(f"  ours      memory run: peak RSS {mem['peak_rss_mb']:7.0f} MB (PSS {mem['peak_pss_mb']:.0f}), "
+              f"server peak PSS {mem['pg_peak_pss_mb']:.0f} MB ({mem_run['seconds']:.1f} s sampled, not compared; "
+              f"{mem_run['pieces']:,} pieces)", flush=True)
+        quiesce(engine)
+        mem_gpd_run, mem_g = in_child(geopandas_child, (data["a"]["path"], data["b"]["path"]), None)
+        mem_g.update(sampled_run_s=mem_gpd_run["seconds"], sampled_run_pieces=mem_gpd_run["pieces"],
+                     ru_maxrss_mb=mem_gpd_run["ru_maxrss_mb"])
+        print(f"  geopandas memory run: peak RSS {mem_g['peak_rss_mb']:7.0f} MB (ru_maxrss "
+              f"{mem_gpd_run['ru_maxrss_mb']:.0f}) ({mem_gpd_run['seconds']:.1f} s sampled, not compared)", flush=True)
+        ours = dict(min(runs_ours, key=lambda x: x["seconds"]) if args.repeat == 1 else
+                    sorted(runs_ours, key=lambda x: x["seconds"])[len(runs_ours) // 2])
+        gp = dict(sorted(runs_gpd, key=lambda x: x["seconds"])[len(runs_gpd) // 2])
+        ours.update({k: v for k, v in mem.items() if k != "ru_maxrss_mb"}, memory_run=mem)
+        gp.update({k: v for k, v in mem_g.items() if k != "ru_maxrss_mb"}, memory_run=mem_g)
+        if (mem_run["pieces"], mem_gpd_run["pieces"]) != (ours["pieces"], gp["pieces"]):
+            raise SystemExit(f"N={n}: the memory runs gave other pieces ({mem_run['pieces']:,} ours, "
+                             f"{mem_gpd_run['pieces']:,} geopandas) than the timed runs")
         cmp_ = compare(ours, gp)
         split = None
         if args.split_tiles > 0:
@@ -1003,7 +1027,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "conflict", "when": dt.datetime.now().isoformat(timespec="seconds"),
         "args": {"sizes": sizes, "seed": args.seed, "repeat": args.repeat, "home": str(home)},
         "compared_memory": "peak summed RSS of the client process tree (ours: process + forkserver + pool "
-                           "workers; geopandas: its process, reading included); PostgreSQL reported apart",
+                           "workers; geopandas: its process, reading included), in one sampled run per side "
+                           "apart from the timed runs; PostgreSQL reported apart",
         "controls": controls, "sizes": results, "ratio_ours_largest_over_smallest": ratio_sizes,
         "targets": TARGETS, "targets_met": met,
         "versions": {**versions, "python": platform.python_version(), "shapely": shapely.__version__,
