@@ -385,15 +385,17 @@ def _flags(conn: psycopg.Connection, job: TileJob, geoms: np.ndarray) -> dict[st
                 if tree is None:
                     tree = shapely.STRtree(geoms)
                 ic, ip = tree.query(ctrl)
-                # A piece (area > 0) inside a control polygon shares its interior; only pieces
-                # that meet its boundary need the full relate.
+                # A piece (area > 0) inside a control polygon shares its interior; of those that
+                # meet its boundary, all but the ones that only touch it from outside do.
                 inside = shapely.contains_properly(ctrl[ic], geoms[ip])
                 hit[ip[inside]] = True
                 ic, ip = ic[~inside], ip[~inside]
                 meet = shapely.intersects(ctrl[ic], geoms[ip])
                 ic, ip = ic[meet], ip[meet]
                 if len(ip):
-                    inner = shapely.relate_pattern(ctrl[ic], geoms[ip], "T********")
+                    # not touching = interiors meet, for geometries that intersect (a prepared
+                    # touches is about 2.5 times faster than relate_pattern "T********")
+                    inner = ~shapely.touches(ctrl[ic], geoms[ip])
                     hit[ip[inner]] = True
         out[flag] = hit.astype(object)
     return out
