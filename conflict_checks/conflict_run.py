@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import shapely
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -128,17 +129,51 @@ def _shutdown_pools() -> None:
 
 
 def _local_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool kept for the life of the process (workers fork from a clean server); shut
-    down at exit so a process that ran a conflict analysis still exits promptly."""
+    """A process pool kept for the life of the process; shut down at exit so a process that ran
+    a conflict analysis still exits promptly.
+
+    Its workers are forked from this process when it has a single thread (a command, before its
+    run starts any): they start at once with what it has imported, and no other thread can hold
+    a lock they would inherit; all of them are forked there and then (the executor forks every
+    worker before it starts its own thread). A process with threads (a server) has its workers
+    forked from a clean forkserver instead, which first imports the tile module (about a second).
+    """
     with _POOLS_LOCK:
         pool = _POOLS.get(workers)
         if pool is None:
             if not _POOLS:
                 atexit.register(_shutdown_pools)
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["conflict_checks.conflict_tiles"])
+            if threading.active_count() == 1:
+                ctx = multiprocessing.get_context("fork")
+            else:
+                ctx = multiprocessing.get_context("forkserver")
+                ctx.set_forkserver_preload(["conflict_checks.conflict_tiles"])
             pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+            if ctx.get_start_method() == "fork":
+                pool.submit(os.getpid)  # forks every worker now, while this is the only thread
     return pool
+
+
+def _warm_pool(workers: int, in_process: bool) -> None:
+    """Have the pool's processes start while the run sets itself up: from a forkserver, a new
+    pool's first process takes over a second before it can take a tile (and starting it waits
+    for the forkserver: so from a thread of its own); forked from this process, at once."""
+    remote = workers - 1 if in_process else workers
+    if workers <= 1 or remote <= 0:
+        return
+    if threading.active_count() == 1:
+        _start_pool(remote)
+    else:
+        threading.Thread(target=_start_pool, args=(remote,), name="gisplat-pool-start", daemon=True).start()
+
+
+def _start_pool(remote: int) -> None:
+    try:
+        pool = _local_pool(remote)
+        for _ in range(remote):
+            pool.submit(os.getpid)
+    except Exception:  # noqa: BLE001 - the run's own submissions report a pool that cannot start
+        pass
 
 
 class _TileQueue:
@@ -221,6 +256,12 @@ def _execute(dsn: str, sql: str) -> None:
     """One statement on its own autocommit connection (index builds run side by side)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql)
+
+
+def _fetch(dsn: str, sql: str) -> list[Any]:
+    """The rows (named tuples) of one query on its own autocommit connection."""
+    with psycopg.connect(dsn, autocommit=True, row_factory=namedtuple_row) as conn:
+        return conn.execute(sql).fetchall()
 
 
 def _feature_areas(dsn: str, vids: tuple[int, int], clip: bytes | None, srid: int) -> list[np.ndarray]:
@@ -422,6 +463,8 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
               "switches": {k: switches.get(k, bool(sw.get("default", True))) for k, sw in profile.switches.items()}}
     if params["min_area_m2"] < 0 or params["tolerance_m"] < 0:
         raise InputError("最小面积和容差不能为负", "minimum area and tolerance cannot be negative")
+    if per_tile < 1 or (workers is not None and workers < 1):
+        raise InputError("分块要素数与并行进程数须为正整数", "features per tile and workers must be positive")
     workers = workers or min(os.cpu_count() or 1, 8)
     started = dt.datetime.now(dt.timezone.utc)
     timings: dict[str, float] = {}
@@ -430,6 +473,8 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
 
     with session_scope(engine) as s:
         a, b = _sides(s, profile, a_ref, b_ref)
+        if engine_name == "local" and a.feature_count + b.feature_count > per_tile:  # more than one tile
+            _warm_pool(workers, in_process)
         spec_a = _crosswalk_spec(s, book, profile, a, params["switches"])
         spec_b = _crosswalk_spec(s, book, profile, b, params["switches"])
         clips = [c for c in (_coverage_clip(s, a), _coverage_clip(s, b)) if c is not None]
@@ -486,10 +531,14 @@ def run_conflicts(engine: Engine, settings: Settings, a_ref: str, b_ref: str, pr
         dq, results, no_data = _quality_pass(job, a, b, clip, results, area_a, area_b, len(tiles))
         timings["quality_s"] = time.perf_counter() - t2
         t3 = time.perf_counter()
-        with ThreadPoolExecutor(2, thread_name_prefix="gisplat-index") as index_pool:
+        # The indexes are built and the summary read side by side, each on its own connection
+        # (the stage table is complete: no statement of the run writes to it any more).
+        with ThreadPoolExecutor(3, thread_name_prefix="gisplat-index") as index_pool:
+            summary_rows = index_pool.submit(_fetch, job.dsn, queries.stage_summary(run_id))
             list(index_pool.map(_execute, [job.dsn] * 2, queries.partition_index_ddl(run_id)))
+            summary_rows = summary_rows.result()
         with session_scope(engine) as s:
-            summary = _summary(s, run_id, results, dq, a, b, area_a, area_b)
+            summary = _summary(summary_rows, results, dq, a, b, area_a, area_b)
             summary["no_data"] = no_data
             for stmt in queries.partition_ddl(run_id):
                 s.connection().exec_driver_sql(stmt)
@@ -604,10 +653,10 @@ def _quality_pass(job: TileJob, a: SideInfo, b: SideInfo, clip: shapely.Geometry
     return dq, results, outside
 
 
-def _summary(s: Session, run_id: int, results: list[TileResult], dq: list[dict[str, Any]],
+def _summary(rows: list[Any], results: list[TileResult], dq: list[dict[str, Any]],
              a: SideInfo, b: SideInfo, area_a: np.ndarray, area_b: np.ndarray) -> dict[str, Any]:
-    """Counts and areas by category, county and sliver reason (from the stage table)."""
-    rows = s.execute(queries.stage_summary(run_id)).all()
+    """Counts and areas by category, county and sliver reason (``rows``: the stage table's
+    :func:`queries.stage_summary`)."""
     total = sum(r.area for r in rows)
     by_cat: dict[tuple[str, str | None], list[float]] = {}
     by_county: dict[tuple[str | None, str | None, str], list[float]] = {}

@@ -436,16 +436,14 @@ VERSION_EXTENT = text(
 PLAN_CODE_OF_LAYER = text("SELECT p.code FROM layers l JOIN plans p ON p.id = l.plan_id WHERE l.id = :id")
 
 
-def stage_summary(run_id: int) -> TextClause:
-    """Counts and areas of a run's stage pieces by kept/reason/category/subtype/county."""
-    return text(
-        f"""
+def stage_summary(run_id: int) -> str:
+    """Counts and areas of a run's stage pieces by kept/reason/category/subtype/county (psycopg)."""
+    return f"""
         SELECT kept, filter_reason, category, subtype, county_code, county_name,
                count(*) AS n, sum(area_m2) AS area
-        FROM {stage_name(run_id)}
+        FROM {stage_name(int(run_id))}
         GROUP BY 1, 2, 3, 4, 5, 6
-        """
-    )
+    """
 
 
 RUN_ROW = text("SELECT * FROM conflict_runs WHERE id = :id")

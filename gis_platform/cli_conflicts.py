@@ -27,6 +27,8 @@ def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--engine", "engine_name", type=click.Choice(["local", "dask"]), default="local",
                      show_default=True, help="计算引擎 / compute engine"),
         click.option("--workers", type=int, help="并行进程数（默认 CPU 数）/ worker processes"),
+        click.option("--per-tile", type=int, default=6000, show_default=True,
+                     help="每个空间分块约含的要素数（越小内存越省）/ features per spatial tile"),
         click.option("--dask-address", help="已有 Dask 集群地址（默认本机临时集群）/ scheduler address"),
     ]
     for o in reversed(opts):
@@ -80,7 +82,7 @@ def conflicts(cctx: click.Context, as_json: bool, **opts: Any) -> None:
 @command
 def conflicts_run(ctx: Ctx, a_ref: str | None, b_ref: str | None, profile: str, min_area: float | None,
                   tolerance: float | None, conditional_construction: bool | None, engine_name: str,
-                  workers: int | None, dask_address: str | None) -> None:
+                  workers: int | None, per_tile: int, dask_address: str | None) -> None:
     """运行差异分析 / run a conflict analysis."""
     from conflict_checks.conflict_results import get_run
     from conflict_checks.conflict_run import run_conflicts
@@ -91,7 +93,7 @@ def conflicts_run(ctx: Ctx, a_ref: str | None, b_ref: str | None, profile: str, 
     engine = open_store(ctx.settings)
     run_id = run_conflicts(engine, ctx.settings, a_ref, b_ref, profile, min_area=min_area, tolerance=tolerance,
                            switches=switches, engine_name=engine_name, workers=workers,
-                           dask_address=dask_address)
+                           dask_address=dask_address, per_tile=per_tile)
     with session_scope(engine) as s:
         run = get_run(s, run_id)
     ctx.out(run, lambda: _category_text(ctx, run))

@@ -245,6 +245,8 @@ def test_bad_input_stores_nothing(pair, store):
         run_conflicts(store.engine, store.settings, pair.b, pair.a, "landuse_vs_urban")
     with pytest.raises(InputError):
         run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", min_area=-1)
+    with pytest.raises(InputError, match="per tile"):
+        run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=0)
     assert _counts(store) == before
 
 
@@ -553,3 +555,42 @@ def test_tiles_pause_garbage_collection_and_restore_it(pair, store, monkeypatch)
     leave.set()
     t.join(10)
     assert gc.isenabled()
+
+
+_POOL_SCRIPT = """
+import json, sys, threading
+from conflict_checks import conflict_run
+from gis_platform.cli import main
+
+a, b, threaded = sys.argv[1], sys.argv[2], sys.argv[3] == "threaded"
+if threaded:  # a process with a thread of its own, as a server is
+    stop = threading.Event()
+    threading.Thread(target=stop.wait, daemon=True).start()
+main(["conflicts", "--a", a, "--b", b, "--profile", "landuse_vs_urban", "--workers", "2", "--per-tile", "4",
+      "--json"], standalone_mode=False)
+print(json.dumps({"start": [p._mp_context.get_start_method() for p in conflict_run._POOLS.values()]}))
+"""
+
+
+def test_workers_forked_from_the_command_or_a_forkserver_cut_the_same_patches(pair, store):
+    """A command (one thread) forks its pool's workers from itself; a process with threads has
+    them forked from a forkserver. Both cut the same patches as the run here."""
+    import json
+    import subprocess
+    import sys
+
+    here = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4, workers=1)
+    runs = {}
+    for mode in ("single", "threaded"):
+        res = subprocess.run([sys.executable, "-c", _POOL_SCRIPT, pair.a, pair.b, mode], capture_output=True,
+                             text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
+        runs[mode] = (json.loads("\n".join(lines[:-1]))["id"], json.loads(lines[-1])["start"])
+    assert runs["single"][1] == ["fork"]
+    assert runs["threaded"][1] == ["forkserver"]
+    with store.session() as s:
+        want = _every_patch(s, here)
+        assert len(want) > 4
+        assert _every_patch(s, runs["single"][0]) == want
+        assert _every_patch(s, runs["threaded"][0]) == want
