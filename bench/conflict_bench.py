@@ -612,12 +612,6 @@ def ours_child(home: str, a_ref: str, b_ref: str, conn: Any) -> None:
         conn.send({"seconds": sec, "run_id": run_id, "workers": min(os.cpu_count() or 1, 8),
                    "base_rss_mb": base / 2**20,
                    "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
-        # The local engine keeps its process pool for the life of the process; a process started
-        # by multiprocessing joins its children at exit, so without this it would wait forever.
-        from conflict_checks import conflict_run
-
-        for pool in conflict_run._POOLS.values():
-            pool.shutdown(wait=True)
     except BaseException as e:
         import traceback
 

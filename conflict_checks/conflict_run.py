@@ -14,11 +14,12 @@ the resolutions of the previous run of the same pair whose patches still exist.
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
 import json
 import multiprocessing
+import multiprocessing.util
 import os
+import select
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -123,8 +124,11 @@ _POOLS_LOCK = threading.Lock()
 
 
 def _shutdown_pools() -> None:
+    """Stop the pools' workers and wait for them (idle at exit: a few milliseconds). Waiting
+    matters: multiprocessing's next exit finalizers stop the queues' feeder threads, and a
+    worker whose stop message was still queued then would never get it."""
     for pool in _POOLS.values():
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
     _POOLS.clear()
 
 
@@ -142,16 +146,40 @@ def _local_pool(workers: int) -> ProcessPoolExecutor:
         pool = _POOLS.get(workers)
         if pool is None:
             if not _POOLS:
-                atexit.register(_shutdown_pools)
+                # Run by multiprocessing's exit function before it joins a multiprocessing
+                # child's own children: without it such a child would wait for its pool's
+                # workers forever (a plain process runs the same function at exit).
+                multiprocessing.util.Finalize(None, _shutdown_pools, exitpriority=100)
             if threading.active_count() == 1:
                 ctx = multiprocessing.get_context("fork")
             else:
                 ctx = multiprocessing.get_context("forkserver")
                 ctx.set_forkserver_preload(["conflict_checks.conflict_tiles"])
-            pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+            pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                                         initializer=_end_with, initargs=(os.getpid(),))
             if ctx.get_start_method() == "fork":
                 pool.submit(os.getpid)  # forks every worker now, while this is the only thread
     return pool
+
+
+def _end_with(pid: int) -> None:
+    """In a pool worker: end as soon as process ``pid`` (the one whose pool it is) ends. A worker
+    waits for its next tile on a pipe it holds both ends of, so a process killed outright (the
+    OOM killer, kill -9) would otherwise leave its workers (and a forkserver, which they keep
+    alive) waiting for ever, each holding its memory and a store connection. Watched through a
+    pidfd (Linux 5.3+) by a thread that only waits; elsewhere workers end with their pool."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):
+        return
+    threading.Thread(target=_exit_when_ended, args=(fd,), name="gisplat-parent-watch", daemon=True).start()
+
+
+def _exit_when_ended(pidfd: int) -> None:
+    select.select([pidfd], [], [])
+    os._exit(1)  # a tile in flight is rolled back by the store: its COPY never committed
 
 
 def _warm_pool(workers: int, in_process: bool) -> None:

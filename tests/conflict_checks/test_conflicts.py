@@ -594,3 +594,68 @@ def test_workers_forked_from_the_command_or_a_forkserver_cut_the_same_patches(pa
         assert len(want) > 4
         assert _every_patch(s, runs["single"][0]) == want
         assert _every_patch(s, runs["threaded"][0]) == want
+
+
+def _run_in_child(a: str, b: str) -> None:
+    from conflict_checks.bootstrap import prepare_store
+    from gis_platform.core.settings import Settings
+
+    settings = Settings()
+    run_conflicts(prepare_store(settings), settings, a, b, "landuse_vs_urban", per_tile=4, workers=2)
+
+
+def test_a_multiprocessing_child_that_ran_a_conflict_run_exits(pair, store):
+    """multiprocessing joins a child's own children before its exit handlers run: the run's
+    pool must be shut down before that, or the child never exits."""
+    import multiprocessing
+
+    before = _counts(store)["conflict_runs"]
+    child = multiprocessing.get_context("spawn").Process(target=_run_in_child, args=(pair.a, pair.b))
+    child.start()
+    child.join(120)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0
+    assert _counts(store)["conflict_runs"] == before + 1
+
+
+_KILLED_SCRIPT = """
+import os, signal, sys, threading, time
+from conflict_checks import conflict_run
+
+if sys.argv[1] == "forkserver":  # a thread of its own: workers come from a forkserver
+    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+pool = conflict_run._local_pool(1)
+print(pool.submit(os.getpid).result(), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("start", ["fork", "forkserver"])
+def test_pool_workers_end_when_their_process_is_killed(start):
+    """A command killed outright (kill -9, the OOM killer) leaves no worker waiting behind it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    res = subprocess.run([sys.executable, "-c", _KILLED_SCRIPT, start], capture_output=True, text=True, timeout=120)
+    assert res.returncode == -9, res.stderr
+    worker = int(res.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        try:
+            with open(f"/proc/{worker}/stat") as f:  # a zombie waiting for init to reap it has ended too
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(worker, 9)
+        pytest.fail(f"worker {worker} outlived its process")
