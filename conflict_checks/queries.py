@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, Select, TextClause, bindparam, func, select, text
+from sqlalchemy import Integer, Select, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
 # The ORM models are imported where a statement needs them: the conflict-run tile workers import
