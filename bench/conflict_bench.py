@@ -32,7 +32,7 @@ The timed runs (``--repeat`` of each side, alternating, medians compared) run wi
 watching them. Memory is measured in one more run of each side: the peak of the summed RSS of
 the side's process and its children (ours: forkserver, pool workers) sampled every 50 ms, and
 once a second their PSS and the PostgreSQL cluster's processes' RSS and PSS (reported
-separately). The sampler costs CPU and, reading PSS, stalls the processes it reads; on a
+separately, the PSS split into the cluster's shared memory, its buffer pool, and the rest). The sampler costs CPU and, reading PSS, stalls the processes it reads; on a
 2-core machine that slows ours, which keeps both cores busy (at 100k, medians of ten runs each
 way, alternating: 9.9 s unwatched, 10.6 s watched), and hardly the geopandas path, which leaves
 a core free: so memory runs are not timed runs (their wall times are printed, not compared).
@@ -489,6 +489,7 @@ class Sampler(threading.Thread):
         self.stop_ev = threading.Event()
         self.peak_rss = self.peak_pss = 0
         self.pg_peak_rss = self.pg_peak_pss = 0
+        self.pg_peak_shmem = self.pg_peak_own = 0
         self.max_procs = 0
         self.samples = 0
 
@@ -501,19 +502,32 @@ class Sampler(threading.Thread):
             return []
 
     @staticmethod
-    def _sum(procs: list[psutil.Process], full: bool) -> tuple[int, int]:
-        rss = pss = 0
+    def _rollup(pid: int) -> dict[str, int]:
+        """``/proc/PID/smaps_rollup`` in bytes (Rss, Pss, Pss_Shmem...): one kernel walk."""
+        out = {}
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if rest.strip().endswith("kB"):
+                    out[key] = int(rest.split()[0]) * 1024
+        return out
+
+    @classmethod
+    def _sum(cls, procs: list[psutil.Process], full: bool) -> tuple[int, int, int]:
+        """Summed RSS, PSS and PSS of shared memory (for PostgreSQL: its shared buffer pool)."""
+        rss = pss = shmem = 0
         for p in procs:
             try:
                 if full:
-                    m = p.memory_full_info()
-                    rss += m.rss
-                    pss += m.pss
+                    m = cls._rollup(p.pid)
+                    rss += m.get("Rss", 0)
+                    pss += m.get("Pss", 0)
+                    shmem += m.get("Pss_Shmem", 0)
                 else:
                     rss += p.memory_info().rss
-            except psutil.Error:
+            except (psutil.Error, OSError):
                 pass
-        return rss, pss
+        return rss, pss, shmem
 
     def run(self) -> None:
         tick = 0
@@ -521,13 +535,15 @@ class Sampler(threading.Thread):
             full = tick % FULL_EVERY == 0
             procs = self._tree(self.root)
             self.max_procs = max(self.max_procs, len(procs))
-            rss, pss = self._sum(procs, full)
+            rss, pss, _ = self._sum(procs, full)
             self.peak_rss = max(self.peak_rss, rss)
             self.peak_pss = max(self.peak_pss, pss)
             if self.postmaster is not None and full:
-                rss, pss = self._sum(self._tree(self.postmaster), True)
+                rss, pss, shmem = self._sum(self._tree(self.postmaster), True)
                 self.pg_peak_rss = max(self.pg_peak_rss, rss)
                 self.pg_peak_pss = max(self.pg_peak_pss, pss)
+                self.pg_peak_shmem = max(self.pg_peak_shmem, shmem)
+                self.pg_peak_own = max(self.pg_peak_own, pss - shmem)
             self.samples += 1
             tick += 1
             self.stop_ev.wait(SAMPLE_S)
@@ -538,6 +554,7 @@ class Sampler(threading.Thread):
         mb = 1024 * 1024
         return {"peak_rss_mb": self.peak_rss / mb, "peak_pss_mb": self.peak_pss / mb,
                 "pg_peak_rss_mb": self.pg_peak_rss / mb, "pg_peak_pss_mb": self.pg_peak_pss / mb,
+                "pg_peak_shmem_mb": self.pg_peak_shmem / mb, "pg_peak_own_mb": self.pg_peak_own / mb,
                 "max_processes": self.max_procs, "samples": self.samples}
 
 
@@ -565,8 +582,8 @@ def quiesce(engine: Engine, limit_s: float = 300.0) -> float:
 def pg_memory(pid: int | None) -> dict[str, float]:
     if pid is None:
         return {}
-    rss, pss = Sampler._sum(Sampler._tree(pid), True)
-    return {"rss_mb": rss / 2**20, "pss_mb": pss / 2**20}
+    rss, pss, shmem = Sampler._sum(Sampler._tree(pid), True)
+    return {"rss_mb": rss / 2**20, "pss_mb": pss / 2**20, "shmem_pss_mb": shmem / 2**20}
 
 
 def in_child(target: Any, args: tuple, postmaster: int | None, timeout: float = 7200.0,
@@ -934,7 +951,8 @@ def main(argv: list[str] | None = None) -> int:
         mem.update(pg_before=pg_before, sampled_run_s=mem_run["seconds"], sampled_run_pieces=mem_run["pieces"],
                    ru_maxrss_mb=mem_run["ru_maxrss_mb"])
         print(f"  ours      memory run: peak RSS {mem['peak_rss_mb']:7.0f} MB (PSS {mem['peak_pss_mb']:.0f}), "
-              f"server peak PSS {mem['pg_peak_pss_mb']:.0f} MB ({mem_run['seconds']:.1f} s sampled, not compared; "
+              f"server peak PSS {mem['pg_peak_pss_mb']:.0f} MB (shared memory {mem['pg_peak_shmem_mb']:.0f}, "
+              f"the rest {mem['pg_peak_own_mb']:.0f}) ({mem_run['seconds']:.1f} s sampled, not compared; "
               f"{mem_run['pieces']:,} pieces)", flush=True)
         quiesce(engine)
         mem_gpd_run, mem_g = in_child(geopandas_child, (data["a"]["path"], data["b"]["path"]), None)
@@ -981,9 +999,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'  PSS of the same (MB)':<34}{o['peak_pss_mb']:>24.0f}{g['peak_pss_mb']:>22.0f}")
         pg = f"{o['pg_peak_rss_mb']:.0f} / {o['pg_peak_pss_mb']:.0f}"
         print(f"{'PostgreSQL server peak RSS/PSS (MB)':<34}{pg:>24}{'-':>22}")
+        pg = f"{o['pg_peak_shmem_mb']:.0f} / {o['pg_peak_own_mb']:.0f}"
+        print(f"{'  PSS: shared memory / the rest':<34}{pg:>24}{'-':>22}")
         print(f"ratio geopandas/ours time = {r['ratio_gpd_over_ours']:.2f}x (target >= {TARGETS['geopandas_over_ours']:g}); "
               f"peak client RSS ours/geopandas = {o['peak_rss_mb'] / g['peak_rss_mb']:.2f}; with the server's PSS "
-              f"{(o['peak_rss_mb'] + o['pg_peak_pss_mb']) / g['peak_rss_mb']:.2f}")
+              f"{(o['peak_rss_mb'] + o['pg_peak_pss_mb']) / g['peak_rss_mb']:.2f}, with the server's PSS "
+              f"outside its shared memory {(o['peak_rss_mb'] + o['pg_peak_own_mb']) / g['peak_rss_mb']:.2f}")
         print(f"agreement: area differs by {c['area_rel_diff']:.2e}, pieces ours - geopandas = {c['pieces_diff']:+,}; "
               "per category (count ours/gpd, km² ours/gpd):")
         for cat, v in c["per_category"].items():
