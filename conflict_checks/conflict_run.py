@@ -22,7 +22,8 @@ import os
 import select
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from gis_platform.core import audit
 from gis_platform.core.db import session_scope
-from gis_platform.core.errors import InputError, NotFoundError
+from gis_platform.core.errors import ComputeError, InputError, NotFoundError
 from gis_platform.core.settings import Settings
 from layers.overlaps import overlapping_features
 from plans import queries as plan_queries
@@ -162,6 +163,28 @@ def _local_pool(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
+def _discard_pool(workers: int, pool: ProcessPoolExecutor) -> None:
+    """Forget a broken pool (one of its workers died: the OOM killer, kill -9, a crash), so the
+    next submission starts a new one; a long-running server would otherwise fail every run
+    until restarted. Its other workers were already ended by the executor."""
+    with _POOLS_LOCK:
+        if _POOLS.get(workers) is pool:
+            del _POOLS[workers]
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _submit(workers: int, fn: Any, *args: Any) -> tuple[ProcessPoolExecutor, Future]:
+    """Submit to the kept pool of ``workers`` processes; one found broken (a worker died while
+    it waited, between runs) is replaced first, since nothing it held is lost."""
+    pool = _local_pool(workers)
+    try:
+        return pool, pool.submit(fn, *args)
+    except BrokenProcessPool:
+        _discard_pool(workers, pool)
+        pool = _local_pool(workers)
+        return pool, pool.submit(fn, *args)
+
+
 def _end_with(pid: int) -> None:
     """In a pool worker: end as soon as process ``pid`` (the one whose pool it is) ends. A worker
     waits for its next tile on a pipe it holds both ends of, so a process killed outright (the
@@ -197,9 +220,8 @@ def _warm_pool(workers: int, in_process: bool) -> None:
 
 def _start_pool(remote: int) -> None:
     try:
-        pool = _local_pool(remote)
         for _ in range(remote):
-            pool.submit(os.getpid)
+            _submit(remote, os.getpid)
     except Exception:  # noqa: BLE001 - the run's own submissions report a pool that cannot start
         pass
 
@@ -241,10 +263,18 @@ def _run_local(job: TileJob, tiles: list[Tile], workers: int, in_process: bool =
     remote = workers - 1 if in_process else workers
 
     def feed() -> None:
-        pool = _local_pool(remote)
         try:
             while (k := queue.take()) is not None:
-                queue.results[k] = pool.submit(run_tile, job, tiles[k]).result()
+                pool, fut = _submit(remote, run_tile, job, tiles[k])
+                try:
+                    queue.results[k] = fut.result()
+                except BrokenProcessPool:
+                    _discard_pool(remote, pool)
+                    raise ComputeError(
+                        "差异分析的计算进程意外退出（可能内存不足或被终止），本次分析未保存；"
+                        "请重试，或以更小的 --per-tile 减少每个分块的内存",
+                        "a worker process of the conflict analysis ended unexpectedly (out of memory or "
+                        "killed); nothing was stored: run it again, or with a smaller --per-tile") from None
         except BaseException:
             queue.stop()
             raise

@@ -145,6 +145,13 @@ class StoreError(PlatformError):
 
 
 @dataclass
+class ComputeError(PlatformError):
+    """A worker process of a computation ended unexpectedly (out of memory, killed, crashed)."""
+
+    __post_init__ = _kind("compute", HTTPStatus.SERVICE_UNAVAILABLE)
+
+
+@dataclass
 class AuthError(PlatformError):
     """Not signed in, wrong credentials, or an expired or revoked token."""
 

@@ -659,3 +659,50 @@ def test_pool_workers_end_when_their_process_is_killed(start):
     else:
         os.kill(worker, 9)
         pytest.fail(f"worker {worker} outlived its process")
+
+
+def test_a_pool_whose_worker_died_between_runs_is_replaced(pair, store):
+    """A server keeps its pool between runs: a worker that died while it waited (the OOM
+    killer, kill -9) must not fail every later run until the server is restarted."""
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    from conflict_checks import conflict_run
+
+    first = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4,
+                          workers=2, in_process=False)
+    pool = conflict_run._POOLS[2]
+    died = pool.submit(os._exit, 1)
+    assert isinstance(died.exception(timeout=60), BrokenProcessPool)
+    second = run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4,
+                           workers=2, in_process=False)
+    assert conflict_run._POOLS[2] is not pool
+    with store.session() as s:
+        want = _every_patch(s, first)
+        assert len(want) > 4
+        assert _every_patch(s, second) == want
+
+
+def _dying_tile(job, tile):
+    """A tile whose worker process dies under it (as the OOM killer would end it)."""
+    import os
+
+    os._exit(1)
+
+
+def test_a_worker_that_dies_during_a_run_fails_it_with_a_message_and_stores_nothing(pair, store, monkeypatch):
+    from conflict_checks import conflict_run
+    from gis_platform.core.errors import ComputeError
+
+    before = _counts(store)
+    monkeypatch.setattr(conflict_run, "run_tile", _dying_tile)
+    with pytest.raises(ComputeError) as err:
+        run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4,
+                      workers=2, in_process=False)
+    assert "计算进程意外退出" in err.value.zh and "ended unexpectedly" in err.value.en
+    assert err.value.as_dict()["error"] == "compute"
+    assert _counts(store) == before
+    monkeypatch.undo()
+    run_conflicts(store.engine, store.settings, pair.a, pair.b, "landuse_vs_urban", per_tile=4,
+                  workers=2, in_process=False)  # the next run gets a new pool
+    assert _counts(store)["conflict_runs"] == before["conflict_runs"] + 1
