@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
-from gis_platform.core import audit
+from gis_platform.core import audit, clock
 from gis_platform.core.account_models import User
 from gis_platform.core.errors import ForbiddenError, InputError, NotFoundError
 from gis_platform.core.files import file_sha256, keep_by_sha256
@@ -68,7 +68,7 @@ def route_submission(session: Session, run_id: int, submission_id: int, *, today
                      actor: str | None = None) -> list[int]:
     """Open one review task per department whose rules fired in the run; returns task ids."""
     rules = deadline_rules()
-    today = today or dt.date.today()
+    today = today or clock.today()
     ids = []
     for row in session.execute(queries.RUN_DEPARTMENTS, {"run": run_id}):
         days = int(rules["departments"].get(row.department, rules["default_working_days"]))
@@ -101,7 +101,7 @@ def _insert_opinion(session: Session, task: Any, user: User, opinion: str, text:
 
 def review_progress(session: Session, submission_id: int, *, today: dt.date | None = None) -> dict[str, Any]:
     """Every task of a submission with its latest opinion and whether it is overdue; decisions."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     tasks = [dict(r) for r in session.execute(queries.TASKS_OF_SUBMISSION,
                                               {"submission_id": submission_id, "today": today}).mappings()]
     decisions = [dict(r) for r in session.execute(queries.DECISIONS, {"submission_id": submission_id}).mappings()]
@@ -113,7 +113,7 @@ def review_progress(session: Session, submission_id: int, *, today: dt.date | No
 def department_queue(session: Session, department: str, *, today: dt.date | None = None) -> list[dict[str, Any]]:
     """A department's review tasks, soonest deadline first."""
     return [dict(r) for r in session.execute(queries.TASKS_OF_DEPARTMENT,
-                                             {"department": department, "today": today or dt.date.today()})
+                                             {"department": department, "today": today or clock.today()})
             .mappings()]
 
 
@@ -329,7 +329,7 @@ def review_overview(session: Session, user: User, *, department: str | None = No
     """The review task page: a department reviewer's own queue and correction items; for the
     bureau every department's open tasks (oldest deadline first) with the overdue count, or one
     department's queue and correction items when ``department`` is given."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     if user.role == "department" or department:
         dept = (user.department if user.role == "department" else department) or ""
         tasks = department_queue(session, dept, today=today)

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from gis_platform.core import clock
 from gis_platform.core.db import embedded_cluster, session_scope
 from conflict_checks.bootstrap import prepare_store as open_store
 from gis_platform.core.errors import InputError, PlatformError
@@ -460,7 +461,7 @@ def check_cmd(ctx: Ctx, path: Path | None, proposed_use: str | None, project_typ
         else:
             sites = sites_from_file(path, ctx.settings, crs=crs, encoding=encoding,  # type: ignore[arg-type]
                                     source_layer=source_layer, batch=batch)
-        when = as_of.replace(tzinfo=dt.datetime.now().astimezone().tzinfo) if as_of else None
+        when = clock.beijing(as_of) if as_of else None
         for site in sites:
             m = meta.model_copy(update={"name": meta.name or site.label})
             with session_scope(engine) as s:

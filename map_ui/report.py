@@ -14,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from gis_platform.core.clock import BEIJING
 from gis_platform.core.vocabulary import CHECK_PARAMS, PROJECT_TYPES, SEVERITIES, STATES, VERDICTS
 from map_ui.svg_map import SEVERITY_COLOURS, site_map_svg
 
@@ -21,7 +22,6 @@ _ENV = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
     autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
 )
-_BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 CONTROL_THEMES = ("ecological_red_line", "permanent_basic_farmland", "urban_development_boundary")
 USE_THEMES = frozenset({"current_land_use", "planned_land_use", "urban_land_use", "land_use_zone",
@@ -108,7 +108,7 @@ def when(value: Any) -> str:
     except ValueError:
         return str(value)
     if stamp.tzinfo is not None:
-        return stamp.astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S") + " (UTC+8)"
+        return stamp.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") + " (UTC+8)"
     return stamp.strftime("%Y-%m-%d %H:%M:%S")
 
 
