@@ -654,7 +654,7 @@ TASKS_OF_SUBMISSION = text(
 
 TASKS_OF_DEPARTMENT = text(
     """
-    SELECT t.id, t.submission_id, t.check_run_id, t.rule_keys, t.due_on, s.name, s.project_code,
+    SELECT t.id, t.submission_id, t.check_run_id, t.rule_keys, t.due_on, t.created_at, s.name, s.project_code,
            o.opinion, (o.id IS NULL AND t.due_on < CAST(:today AS date)) AS overdue
     FROM review_tasks t JOIN submissions s ON s.id = t.submission_id
     LEFT JOIN LATERAL (SELECT * FROM review_opinions x WHERE x.task_id = t.id ORDER BY x.id DESC LIMIT 1) o ON true
@@ -780,8 +780,8 @@ OPINIONS_OF_SUBMISSION = text(
 
 OPEN_TASKS = text(
     """
-    SELECT t.id, t.department, t.submission_id, t.check_run_id, t.rule_keys, t.due_on, s.name, s.project_code,
-           (t.due_on < CAST(:today AS date)) AS overdue
+    SELECT t.id, t.department, t.submission_id, t.check_run_id, t.rule_keys, t.due_on, t.created_at, s.name,
+           s.project_code, (t.due_on < CAST(:today AS date)) AS overdue
     FROM review_tasks t JOIN submissions s ON s.id = t.submission_id
     WHERE NOT EXISTS (SELECT 1 FROM review_opinions x WHERE x.task_id = t.id)
     ORDER BY t.due_on, t.department, t.id

@@ -43,7 +43,25 @@ def deadline_rules() -> dict[str, Any]:
     data = yaml.safe_load(DEADLINES_FILE.read_text(encoding="utf-8"))
     data["holidays"] = {dt.date.fromisoformat(str(d)) for d in data.get("holidays") or []}
     data["working_weekends"] = {dt.date.fromisoformat(str(d)) for d in data.get("working_weekends") or []}
+    data["calendar_years"] = {int(y) for y in data.get("calendar_years") or []}
     return data
+
+
+def deadline_estimated(start: dt.date, due: dt.date) -> bool:
+    """Whether counting from ``start`` to ``due`` crossed a year whose holidays are not entered
+    (so it counted Monday to Friday: the real deadline may be later)."""
+    years = deadline_rules()["calendar_years"]
+    return any(y not in years for y in range(start.year, due.year + 1))
+
+
+def _with_estimates(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each task with ``due_estimated``, counted from the Beijing date it was routed on."""
+    for t in tasks:
+        due = t.get("due_on")
+        created = t.get("created_at")
+        start = clock.beijing(created).date() if isinstance(created, dt.datetime) else due
+        t["due_estimated"] = bool(due) and deadline_estimated(start, due)
+    return tasks
 
 
 def is_working_day(day: dt.date) -> bool:
@@ -72,13 +90,14 @@ def route_submission(session: Session, run_id: int, submission_id: int, *, today
     ids = []
     for row in session.execute(queries.RUN_DEPARTMENTS, {"run": run_id}):
         days = int(rules["departments"].get(row.department, rules["default_working_days"]))
+        due = add_working_days(today, days)
         tid = session.execute(queries.INSERT_TASK, {
             "submission_id": submission_id, "run": run_id, "department": row.department,
-            "rule_keys": list(row.rule_keys), "due_on": add_working_days(today, days)}).scalar_one_or_none()
+            "rule_keys": list(row.rule_keys), "due_on": due}).scalar_one_or_none()
         if tid is not None:
             ids.append(tid)
             audit.record(session, "review.route", f"review_task:{tid}", actor, submission_id=submission_id,
-                         department=row.department, due_on=str(add_working_days(today, days)))
+                         department=row.department, due_on=str(due), due_estimated=deadline_estimated(today, due))
     return ids
 
 
@@ -102,8 +121,8 @@ def _insert_opinion(session: Session, task: Any, user: User, opinion: str, text:
 def review_progress(session: Session, submission_id: int, *, today: dt.date | None = None) -> dict[str, Any]:
     """Every task of a submission with its latest opinion and whether it is overdue; decisions."""
     today = today or clock.today()
-    tasks = [dict(r) for r in session.execute(queries.TASKS_OF_SUBMISSION,
-                                              {"submission_id": submission_id, "today": today}).mappings()]
+    tasks = _with_estimates([dict(r) for r in session.execute(
+        queries.TASKS_OF_SUBMISSION, {"submission_id": submission_id, "today": today}).mappings()])
     decisions = [dict(r) for r in session.execute(queries.DECISIONS, {"submission_id": submission_id}).mappings()]
     return {"submission_id": submission_id, "tasks": tasks,
             "answered": sum(1 for t in tasks if t["opinion"]), "overdue": sum(1 for t in tasks if t["overdue"]),
@@ -112,9 +131,8 @@ def review_progress(session: Session, submission_id: int, *, today: dt.date | No
 
 def department_queue(session: Session, department: str, *, today: dt.date | None = None) -> list[dict[str, Any]]:
     """A department's review tasks, soonest deadline first."""
-    return [dict(r) for r in session.execute(queries.TASKS_OF_DEPARTMENT,
-                                             {"department": department, "today": today or clock.today()})
-            .mappings()]
+    return _with_estimates([dict(r) for r in session.execute(
+        queries.TASKS_OF_DEPARTMENT, {"department": department, "today": today or clock.today()}).mappings()])
 
 
 def decide(session: Session, submission_id: int, user: User, decision: str, text: str) -> int:
@@ -335,7 +353,8 @@ def review_overview(session: Session, user: User, *, department: str | None = No
         tasks = department_queue(session, dept, today=today)
         return {"department": dept, "tasks": tasks, "overdue": sum(1 for t in tasks if t["overdue"]),
                 "corrections": corrections_for(session, dept), "all_departments": False, "per_department": {}}
-    tasks = [dict(r) for r in session.execute(queries.OPEN_TASKS, {"today": today, "limit": limit}).mappings()]
+    tasks = _with_estimates([dict(r) for r in session.execute(queries.OPEN_TASKS,
+                                                              {"today": today, "limit": limit}).mappings()])
     per_dept: dict[str, dict[str, int]] = {}
     for t in tasks:
         d = per_dept.setdefault(t["department"], {"open": 0, "overdue": 0})

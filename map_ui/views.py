@@ -299,7 +299,8 @@ REVIEW_TEXT: dict[str, dict[str, str]] = {
         "open_count": "待办任务", "no_review_tasks": "没有审查任务", "corrections": "数据更正事项",
         "no_corrections": "没有更正事项", "update": "更新", "reason": "理由", "at": "时间",
         "department_filter": "部门", "all_departments": "全部部门", "show": "查看", "status_state": "状态",
-        "answered_label": "已回复",
+        "answered_label": "已回复", "estimated": "估算",
+        "estimated_hint": "期限所在年度的节假日安排尚未录入（review_deadlines.yaml），按周一至周五计算，实际期限可能更晚",
         "op_agree": "同意", "op_agree_with_conditions": "有条件同意", "op_disagree": "不同意",
         "dec_approved": "批准", "dec_approved_with_conditions": "有条件批准", "dec_rejected": "不予批准",
         "cs_open": "待处理", "cs_in_progress": "处理中", "cs_corrected": "已更正", "cs_rejected": "不予更正",
@@ -323,7 +324,9 @@ REVIEW_TEXT: dict[str, dict[str, str]] = {
         "overdue_count": "Overdue", "open_count": "Open", "no_review_tasks": "No review task",
         "corrections": "Data correction items", "no_corrections": "No correction item", "update": "Update",
         "reason": "Reason", "at": "At", "department_filter": "Department", "all_departments": "All departments",
-        "show": "Show", "status_state": "Status", "answered_label": "answered",
+        "show": "Show", "status_state": "Status", "answered_label": "answered", "estimated": "estimated",
+        "estimated_hint": "the public holidays of the deadline's year are not entered yet (review_deadlines.yaml): "
+                          "counted Monday to Friday, the real deadline may be later",
         "op_agree": "agree", "op_agree_with_conditions": "agree with conditions", "op_disagree": "disagree",
         "dec_approved": "approved", "dec_approved_with_conditions": "approved with conditions",
         "dec_rejected": "rejected",
@@ -385,6 +388,7 @@ def _review_section(review: dict[str, Any] | None, lang: str) -> dict[str, Any] 
     for t in review.get("tasks") or []:
         tasks.append({"id": t["id"], "department": t["department"], "rules": ", ".join(t.get("rule_keys") or []),
                       "due": _day(t.get("due_on")), "overdue": bool(t.get("overdue")),
+                      "due_estimated": bool(t.get("due_estimated")),
                       "latest": _opinion_row(t, lang, at_key="opinion_at", id_key="opinion_id")
                       if t.get("opinion") else None})
     own = set(review.get("own_tasks") or [])
@@ -412,7 +416,8 @@ def render_reviews(data: dict[str, Any], *, role: str, city: str, lang: str = "z
     result pages) and its correction items; for the bureau every department's open tasks."""
     lang = lang_code(lang)
     tasks = [{**t, "due": _day(t.get("due_on")), "rules": ", ".join(t.get("rule_keys") or []),
-              "overdue": bool(t.get("overdue")), "answered": bool(t.get("opinion")),
+              "overdue": bool(t.get("overdue")), "due_estimated": bool(t.get("due_estimated")),
+              "answered": bool(t.get("opinion")),
               "opinion_label": _word(lang, "op", t.get("opinion")) if t.get("opinion") else None}
              for t in data.get("tasks") or []]
     corrections = [{**c, "at": when(c.get("at")), "status_label": _word(lang, "cs", c.get("status"))}

@@ -73,7 +73,7 @@ def page_recorder(pg, base: str):
 
 
 def test_department_opinion_with_pdf_bureau_decision_and_queue(browser, live_server, accounts, settings, engine,
-                                                               submission, tmp_path):
+                                                               submission, tmp_path, monkeypatch):
     run_id, task = submission["run_id"], submission["task"]
     pdf = tmp_path / "耕保审查意见.pdf"
     pdf.write_bytes(PDF)
@@ -153,6 +153,16 @@ def test_department_opinion_with_pdf_bureau_decision_and_queue(browser, live_ser
         row = pg.locator(f"#review-queue tr.queue-task[data-task='{task['id']}']")
         assert str(task["due_on"])[:10] in row.locator("td.deadline").inner_text()
         assert "agree with conditions" in row.inner_text()
+        assert row.locator(".estimated-flag").count() == int(task["due_estimated"])
+        # with the deadline's year missing from the holiday calendar, the deadline is an estimate
+        from conflict_checks import review
+
+        calendar = review.deadline_rules()
+        monkeypatch.setattr(review, "deadline_rules", lambda: {**calendar, "calendar_years": set()})
+        pg.reload(wait_until="networkidle")
+        flag = row.locator("td.deadline .estimated-flag")
+        assert flag.inner_text() == "estimated" and "not entered" in flag.get_attribute("title")
+        monkeypatch.undo()
         assert pg.locator("nav#topnav a[data-nav=reviews]").inner_text() == "Reviews"
         assert ctx_errors(pg) == []
         assert pg.rec.foreign() == []

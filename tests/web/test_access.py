@@ -128,13 +128,17 @@ def test_owners_see_only_their_submissions(app, accounts, farmland, uid):
     assert as_(app, tok_w).get(f"/api/checks/{rid}").status_code == 404
 
 
-def _working_days_after(start: dt.date, n: int) -> dt.date:
-    """Independently of the code: weekdays only, skipping the holidays of the data file."""
+def _calendar() -> dict:
     import yaml
 
     from conflict_checks.review import DEADLINES_FILE
 
-    data = yaml.safe_load(DEADLINES_FILE.read_text(encoding="utf-8"))
+    return yaml.safe_load(DEADLINES_FILE.read_text(encoding="utf-8"))
+
+
+def _working_days_after(start: dt.date, n: int) -> dt.date:
+    """Independently of the code: weekdays only, skipping the holidays of the data file."""
+    data = _calendar()
     holidays = {dt.date.fromisoformat(str(d)) for d in data["holidays"]}
     extra = {dt.date.fromisoformat(str(d)) for d in data["working_weekends"]}
     d = start
@@ -157,7 +161,9 @@ def test_parallel_review_opinions_decision_and_dispute(app, engine, accounts, fa
     assert {t["department"] for t in prog["tasks"]} == fired
     task = next(t for t in prog["tasks"] if t["department"] == "自然资源局（耕地保护）")
     created = dt.date.fromisoformat(str(task["created_at"])[:10])
-    assert dt.date.fromisoformat(str(task["due_on"])) == _working_days_after(created, 5)
+    due = dt.date.fromisoformat(str(task["due_on"]))
+    assert due == _working_days_after(created, 5)
+    assert task["due_estimated"] is (not {created.year, due.year} <= set(_calendar()["calendar_years"]))
     assert task["opinion"] is None and prog["answered"] == 0
     # the department's queue lists it; another department cannot write its opinion
     assert task["id"] in [t["id"] for t in dept.get("/api/reviews/tasks").json()]
