@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -21,6 +22,18 @@ from gis_platform.core.errors import InputError, PlatformError
 from gis_platform.core.settings import Settings, get_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def columns(value: object) -> int:
+    """Terminal columns ``value`` takes: a Chinese character (or full-width sign) takes two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(value))
+
+
+def cell(value: object, width: int, align: str = "<") -> str:
+    """``value`` padded to ``width`` terminal columns, so that columns of Chinese text line up."""
+    text = str(value)
+    pad = " " * max(0, width - columns(text))
+    return pad + text if align == ">" else text + pad
 
 
 class Ctx:
@@ -152,7 +165,7 @@ def plans_list(ctx: Ctx) -> None:
     with session_scope(open_store(ctx.settings)) as s:
         rows = [PlanPublic.of(p).model_dump(mode="json") for p in list_plans(s)]
     ctx.out(rows, lambda: "\n".join(
-        f"{r['code']:<24} {r['kind_zh']:<12} {r['status_zh']:<6} {r['name']}" for r in rows)
+        f"{r['code']:<24} {cell(r['kind_zh'], 18)} {cell(r['status_zh'], 8)} {r['name']}" for r in rows)
         or ctx.t("（无规划）", "(no plans)"))
 
 
@@ -396,15 +409,17 @@ def _check_text(ctx: Ctx, r: dict[str, Any]) -> str:
     for reason in r["reasons"]:
         out.append(f"  [{SEVERITIES[reason['severity']][0 if zh else 1]}] {reason['zh'] if zh else reason['en']}")
     out.append(ctx.t("图层：", "layers:"))
+    title_w = max((columns(f["title"]) for f in r["layers"]), default=0)
+    state_w = max((columns(STATES[f["state"]][0 if zh else 1]) for f in r["layers"]), default=0)
     for f in r["layers"]:
         state = STATES[f["state"]][0 if zh else 1]
-        out.append(f"  {f['title']:<16} {state:<6} {f['area_m2']:>14,.2f} m² {f['share']:>8.2%}  "
+        out.append(f"  {cell(f['title'], title_w)} {cell(state, state_w)} {f['area_m2']:>14,.2f} m² {f['share']:>8.2%}  "
                    f"{SEVERITIES[f['severity']][0 if zh else 1]}  {f['ref'] or ''}")
         for c in f["classes"]:
             if c["sliver"]:
                 continue
             label = c["class_code"] or c["class_raw"] or ""
-            out.append(f"      {label:<10} {c['class_name'] or '':<12} {c['area_m2']:>12,.2f} m² {c['share']:>8.2%}")
+            out.append(f"      {label:<10} {cell(c['class_name'] or '', 24)} {c['area_m2']:>12,.2f} m² {c['share']:>8.2%}")
     s = r.get("slope")
     if s and s["state"] != "no_data":
         out.append(ctx.t(f"坡度：>{s['threshold_deg']:g}° 占 {s['share_above']:.1%}，平均 {s['mean_deg']}°，最大 {s['max_deg']}°",

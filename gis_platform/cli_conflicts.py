@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from conflict_checks.bootstrap import prepare_store as open_store
-from gis_platform.cli import Ctx, command
+from gis_platform.cli import Ctx, cell, columns, command
 from gis_platform.core.db import session_scope
 from gis_platform.core.errors import PlatformError
 
@@ -44,10 +44,12 @@ def _category_text(ctx: Ctx, run: dict[str, Any]) -> str:
         f"conflict run #{run['id']} ({run['profile_en']}): A={s['a']['ref']} v{s['a']['version']}, "
         f"B={s['b']['ref']} v{s['b']['version']}, compared {s['compared_area_m2'] / 10_000:,.4f} ha")
     lines = [head]
-    for c in s["by_category"]:
-        name = c["name_zh"] if ctx.lang == "zh" else c["name_en"]
-        sub = c.get("subtype_zh" if ctx.lang == "zh" else "subtype_en") or ""
-        lines.append(f"  {c['category']:<9} {name} {sub:<10} {c['count']:>8}  {c['area_m2']:>16,.2f} m²"
+    names = [" ".join(x for x in (c["name_zh"] if ctx.lang == "zh" else c["name_en"],
+                                  c.get("subtype_zh" if ctx.lang == "zh" else "subtype_en")) if x)
+             for c in s["by_category"]]
+    width = max(map(columns, names), default=0)
+    for c, name in zip(s["by_category"], names, strict=True):
+        lines.append(f"  {c['category']:<9} {cell(name, width)} {c['count']:>8}  {c['area_m2']:>16,.2f} m²"
                      f"  {c['area_ha']:>12,.4f} ha  {c['share'] * 100:6.2f}%")
     for sl in s["slivers"]:
         lines.append(ctx.t(f"  碎片（{sl['reason']}）已过滤：{sl['count']} 个，{sl['area_m2']:,.2f} m²",
@@ -177,10 +179,12 @@ def conflicts_progress(ctx: Ctx, run_id: int) -> None:
 
     with session_scope(open_store(ctx.settings)) as s:
         rows = progress(s, run_id)
+    depts = [r["department"] or ctx.t("（未分派）", "(unassigned)") for r in rows]
+    states = [STATUSES[r["status"]][0 if ctx.lang == "zh" else 1] for r in rows]
+    dw, sw = max(map(columns, depts), default=0), max(map(columns, states), default=0)
     ctx.out(rows, lambda: "\n".join(
-        f"{r['department'] or ctx.t('（未分派）', '(unassigned)'):<20} "
-        f"{STATUSES[r['status']][0 if ctx.lang == 'zh' else 1]:<28} {r['n']:>6}  {r['area_m2']:,.2f} m²"
-        for r in rows))
+        f"{cell(d, dw)} {cell(st, sw)} {r['n']:>6}  {r['area_m2']:,.2f} m²"
+        for r, d, st in zip(rows, depts, states, strict=True)))
 
 
 @conflicts.command("export")

@@ -13,7 +13,7 @@ import click
 
 import surveys as _surveys  # noqa: F401  (registers shared survey results with "what applies here")
 from conflict_checks.bootstrap import prepare_store as open_store
-from gis_platform.cli import Ctx, command
+from gis_platform.cli import Ctx, cell, command
 from gis_platform.core.db import session_scope
 
 _STATUS = {"submitted": ("已提交", "submitted"), "passed": ("检查通过", "passed"), "failed": ("检查未通过", "failed"),
@@ -32,7 +32,7 @@ def _status(ctx: Ctx, s: str) -> str:
 
 def _line(ctx: Ctx, p: dict[str, Any]) -> str:
     item = p["item_zh"] if ctx.lang == "zh" else p["item_en"]
-    return (f"#{p['id']:<5} {p['project_code']:<20} {item:<10} v{p['version']:<3} {_status(ctx, p['status']):<8} "
+    return (f"#{p['id']:<5} {p['project_code']:<20} {cell(item, 20)} v{p['version']:<3} {cell(_status(ctx, p['status']), 10)} "
             f"{p['firm']}  {str(p['submitted_at'])[:19]}")
 
 

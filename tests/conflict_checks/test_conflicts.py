@@ -7,6 +7,7 @@ shapely in the test), independently of the code under test.
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 
@@ -310,6 +311,20 @@ def test_cli_run_exports_and_summary(pair, store, tmp_path):
     assert {(r["department"], r["status"], r["n"]) for r in prog} >= {("市自然资源局", "open", 1)}
     bad = cli("conflicts", "update", rid, "--patch", "999999", "--status", "accepted", ok=False)
     assert "999999" in bad.output and "Traceback" not in bad.output
+    # The text tables line up in a terminal, where a Chinese character takes two columns.
+    shown = [ln for ln in cli("conflicts", "show", rid).output.splitlines() if ln.endswith("%")]
+    assert len(shown) == len(run["summary"]["by_category"]) and any("用途不一致" in ln for ln in shown)
+    assert len({_terminal_columns(ln[:ln.index(" m²")]) for ln in shown}) == 1
+    prog_lines = cli("conflicts", "progress", rid).output.splitlines()
+    assert len(prog_lines) == len(prog) >= 2 and any("（未分派）" in ln for ln in prog_lines)
+    ends = {_terminal_columns(re.match(r"\D*\d+", ln).group(0)) for ln in prog_lines}  # through the count
+    assert len(ends) == 1
+
+
+def _terminal_columns(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def test_a_killed_run_leaves_nothing_behind(pair, store):
