@@ -12,6 +12,7 @@ import pyogrio
 from sqlalchemy.orm import Session
 
 from gis_platform.core.errors import InputError
+from gis_platform.core.vocabulary import SLIVER_REASONS
 from gis_platform.core.settings import Settings
 
 from .conflict_results import STATUSES, category_name, data_quality, get_run, patches
@@ -44,7 +45,7 @@ def patch_frame(session: Session, settings: Settings, run_id: int, *, slivers: b
             "XZMC": p["township_name"], "SFZYYN": _flag(p["in_farmland"]), "SFZYHX": _flag(p["in_redline"]),
             "SFZKFBJ": _flag(p["in_udb"]), "YXJ": p["priority"],
             "ZT": STATUSES[p["status"]][0], "CBBM": p["department"], "YJ": p["comment"],
-            **({"GLYY": {"min_area": "面积小于阈值", "buffer": "内缩后消失"}[p["filter_reason"]]} if slivers else {}),
+            **({"GLYY": SLIVER_REASONS[p["filter_reason"]][0]} if slivers else {}),
             "geometry": p["geometry"],
         })
     cols = ["BSM", "CYLX", "CYLXMC", "ZLX", "TGDM", "TGMC", "CGDM", "CGMC", "MJ", "MJ_HA", "XZQDM", "XZQMC",
@@ -98,7 +99,7 @@ def summary_tables(session: Session, run_id: int) -> dict[str, list[dict[str, An
                   "差异类型代码": c["category"], "差异类型": c["name_zh"], "图斑数": c["count"],
                   "面积(平方米)": round(c["area_m2"], 2), "面积(公顷)": c["area_ha"], "占比": c["share"]}
                  for c in s["by_county"]]
-    slivers = [{"过滤原因": {"min_area": "面积小于阈值", "buffer": "内缩后消失"}.get(x["reason"], x["reason"]),
+    slivers = [{"过滤原因": SLIVER_REASONS.get(x["reason"], (x["reason"],))[0],
                 "图斑数": x["count"], "面积(平方米)": round(x["area_m2"], 2)} for x in s["slivers"]]
     quality = [{"问题": k, "数量": v["count"], "面积(平方米)": round(v["area_m2"], 2)}
                for k, v in s["data_quality"].items()]

@@ -33,3 +33,7 @@ CHECK_PARAMS: dict[str, tuple[str, str]] = {
     "sliver_min_area_m2": ("碎片最小面积（m²）", "sliver minimum area (m²)"),
     "sliver_buffer_m": ("碎片内缩缓冲（米）", "sliver inward buffer (m)"),
 }
+SLIVER_REASONS: dict[str, tuple[str, str]] = {
+    "min_area": ("面积小于阈值", "below the minimum area"),
+    "buffer": ("内缩后消失", "vanishes under the inward buffer"),
+}

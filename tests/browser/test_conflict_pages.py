@@ -90,6 +90,9 @@ def test_run_through_the_form_and_resolve_a_patch(page, pair):
     assert page.locator('#legend li[data-category="04"]').is_visible()
     assert page.locator("#by-county").get_by_text("测试1县").count() > 0
     assert int(page.locator("#quality-count").inner_text()) == 3  # B's overlap and A's two gaps
+    # slivers filtered, each under its reason in words: A5's 100 m² and B4's 0.5 m strip
+    reasons = page.locator("#slivers tbody tr td:first-child").all_inner_texts()
+    assert sorted(reasons) == sorted(["面积小于阈值", "内缩后消失"])
     hrefs = page.locator("#exports a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
     assert f"/api/conflicts/{run_id}/export?format=gpkg" in hrefs
     assert f"/api/conflicts/{run_id}/export?format=xlsx" in hrefs
@@ -153,6 +156,7 @@ def test_run_through_the_form_and_resolve_a_patch(page, pair):
     row.locator("a.open").click()
     page.wait_for_url(re.compile(rf"/conflicts/{run_id}\?lang=en$"))
     assert "Construction in the land-use plan" in page.locator('#by-category tr[data-category="03"]').inner_text()
+    assert "below the minimum area" in page.locator("#slivers").inner_text()
 
 
 @pytest.mark.parametrize("case", ["same_layer", "wrong_scheme", "bad_number"])
