@@ -401,6 +401,7 @@ def export_cmd(ctx: Ctx, layer: str, fmt: str, out: Path, version: int | None) -
 # --------------------------------------------------------------------------- check
 def _check_text(ctx: Ctx, r: dict[str, Any]) -> str:
     from conflict_checks.schemas import SEVERITIES, STATES, VERDICTS
+    from gis_platform.core.vocabulary import PARTS
 
     zh = ctx.lang == "zh"
     out = [ctx.t(f"检查记录 {r['run_id']}（用地 {r['area']['plane_area_m2']:,.2f} m² / {r['area']['plane_area_ha']:.4f} ha）",
@@ -418,8 +419,10 @@ def _check_text(ctx: Ctx, r: dict[str, Any]) -> str:
         for c in f["classes"]:
             if c["sliver"]:
                 continue
-            label = c["class_code"] or c["class_raw"] or ""
-            out.append(f"      {label:<10} {cell(c['class_name'] or '', 24)} {c['area_m2']:>12,.2f} m² {c['share']:>8.2%}")
+            label, name = c["class_code"] or c["class_raw"] or "—", c["class_name"] or ""
+            if c.get("part") in PARTS:  # the part of the site outside a boundary layer
+                label, name = PARTS[c["part"]][0 if zh else 1], ""
+            out.append(f"      {cell(label, 10)} {cell(name, 24)} {c['area_m2']:>12,.2f} m² {c['share']:>8.2%}")
     s = r.get("slope")
     if s and s["state"] != "no_data":
         out.append(ctx.t(f"坡度：>{s['threshold_deg']:g}° 占 {s['share_above']:.1%}，平均 {s['mean_deg']}°，最大 {s['max_deg']}°",

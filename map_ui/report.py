@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from gis_platform.core.clock import BEIJING
-from gis_platform.core.vocabulary import CHECK_PARAMS, PROJECT_TYPES, SEVERITIES, STATES, VERDICTS
+from gis_platform.core.vocabulary import CHECK_PARAMS, PARTS, PROJECT_TYPES, SEVERITIES, STATES, VERDICTS
 from map_ui.svg_map import SEVERITY_COLOURS, site_map_svg
 
 _ENV = Environment(
@@ -127,7 +127,10 @@ def _rule(rule: dict[str, Any] | None, lang: str) -> dict[str, Any] | None:
 
 def _class_row(c: dict[str, Any], lang: str) -> dict[str, Any]:
     name = c.get("class_name") or (c.get("class_raw") if c.get("class_raw") != c.get("class_code") else None)
-    return {"code": c.get("class_code") or c.get("class_raw") or "—", "name": name,
+    code = c.get("class_code") or c.get("class_raw") or "—"
+    if c.get("part") in PARTS:  # the part of the site outside a boundary layer, not a class of it
+        code, name = _label(PARTS, c["part"], lang), None
+    return {"code": code, "name": name,
             "area": num(c.get("area_m2")), "ha": num(c.get("area_ha"), 4), "share": pct(c.get("share")),
             "severity": c.get("severity") or "none", "sev_label": _label(SEVERITIES, c.get("severity"), lang),
             "rule": _rule(c.get("rule"), lang)}

@@ -37,3 +37,6 @@ SLIVER_REASONS: dict[str, tuple[str, str]] = {
     "min_area": ("面积小于阈值", "below the minimum area"),
     "buffer": ("内缩后消失", "vanishes under the inward buffer"),
 }
+PARTS: dict[str, tuple[str, str]] = {
+    "outside": ("边界外", "outside the boundary"),
+}

@@ -174,3 +174,18 @@ def test_svg_scale_bar_km_and_empty() -> None:
     label = re.search(r'class="scale-label"[^>]*>([^<]+)<', site_map_svg(big, [])).group(1)
     assert label in ("1 km", "2 km", "5 km")
     assert "<path" not in site_map_svg({"type": "Point", "coordinates": [E, N]}, [])
+
+
+def test_the_part_outside_a_boundary_is_named_in_the_reports_language() -> None:
+    res = _result()
+    udb = next(f for f in res["layers"] if f["theme"] == "urban_development_boundary")
+    out_rule = _rule("udb_outside", "forbidden", "不得进行城镇集中建设", "No concentrated urban construction",
+                     "《国土空间规划》", "自然资源局").model_dump(mode="json")
+    udb.update(state="applies", severity="forbidden", classes=[
+        ClassFinding(class_code=None, class_raw="边界外 outside", area_m2=3000.0, area_ha=0.3, share=0.3125,
+                     features=0, severity="forbidden", part="outside").model_dump(mode="json") | {"rule": out_rule}])
+    zh = render_check_report(res, site=SITE, overlays=OVERLAYS)
+    en = render_check_report(res, site=SITE, overlays=OVERLAYS, lang="en")
+    for html, word, other in ((zh, "边界外", "outside"), (en, "outside the boundary", "边界外")):
+        rows = re.findall(r"<tr[^>]*>(?:(?!</tr>).)*3,000\.00(?:(?!</tr>).)*</tr>", html, flags=re.S)
+        assert len(rows) == 1 and rows[0].count(word) == 1 and other not in rows[0], rows
