@@ -43,7 +43,7 @@ TEXT: dict[str, dict[str, str]] = {
         "project_code": "项目代码", "name": "项目名称", "applicant": "建设单位", "proposed_use": "拟用地性质代码",
         "proposed_use_hint": "2023 用地用海分类代码，如 0701", "project_type": "项目类型",
         "declared_area": "申报用地面积（m²）", "crs": "坐标系（文件未带时）", "crs_hint": "如 EPSG:4523",
-        "submit": "提交检查", "form_error": "未能完成检查", "nothing_stored": "未保存任何数据，请修改后重新提交。",
+        "submit": "提交检查", "submit_busy": "检查进行中，请稍候…", "form_error": "未能完成检查", "nothing_stored": "未保存任何数据，请修改后重新提交。",
         "no_file": "请选择用地红线文件", "bad_area": "申报面积须为不小于 0 的数字",
         "bad_field": "输入无效",
         # result
@@ -77,7 +77,7 @@ TEXT: dict[str, dict[str, str]] = {
         "project_code": "Project code", "name": "Project name", "applicant": "Applicant",
         "proposed_use": "Proposed use code", "proposed_use_hint": "2023 land-use class, e.g. 0701",
         "project_type": "Project type", "declared_area": "Declared area (m²)", "crs": "CRS (if the file has none)",
-        "crs_hint": "e.g. EPSG:4523", "submit": "Run the check", "form_error": "The check could not be run",
+        "crs_hint": "e.g. EPSG:4523", "submit": "Run the check", "submit_busy": "Checking…", "form_error": "The check could not be run",
         "nothing_stored": "Nothing was stored; correct the input and submit again.",
         "no_file": "Choose a site boundary file", "bad_area": "The declared area must be a number of at least 0",
         "bad_field": "Invalid input",

@@ -159,6 +159,32 @@ def test_run_through_the_form_and_resolve_a_patch(page, pair):
     assert "below the minimum area" in page.locator("#slivers").inner_text()
 
 
+def test_a_second_click_while_the_run_works_starts_nothing(page, pair):
+    """A run takes a while on city-sized layers: the button is disabled and says so until the
+    answer comes, so an impatient second click cannot start the same run twice. The form's
+    request is held back here, as a long run would hold it."""
+    before = _runs(pair.store)["conflict_runs"]
+    page.goto(f"{page.base}/conflicts", wait_until="networkidle")
+    page.select_option("#a", pair.a)
+    page.select_option("#b", pair.b)
+    held = []
+    page.route(re.compile(r"/conflicts$"),
+               lambda route: held.append(route) if route.request.method == "POST" else route.continue_())
+    # two clicks in a row, as a double click gives; what the button shows in between
+    state = page.evaluate("() => { const b = document.getElementById('start'); b.click();"
+                          " const seen = [b.disabled, b.textContent.trim()]; b.click(); return seen; }")
+    page.wait_for_timeout(500)
+    posts = len(held)
+    for route in held:
+        route.continue_()
+    page.wait_for_url(re.compile(r"/conflicts/\d+$"), timeout=60_000)
+    page.wait_for_load_state("networkidle")
+    assert state == [True, "分析进行中，请稍候…"]
+    assert posts == 1
+    assert _runs(pair.store)["conflict_runs"] == before + 1
+    assert page.rec.errors == []
+
+
 @pytest.mark.parametrize("case", ["same_layer", "wrong_scheme", "bad_number"])
 def test_bad_form_shows_the_message_and_stores_nothing(page, pair, case):
     store = pair.store
