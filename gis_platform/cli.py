@@ -443,7 +443,7 @@ def _check_text(ctx: Ctx, r: dict[str, Any]) -> str:
 @click.option("--encoding", help="属性编码 / attribute encoding")
 @click.option("--source-layer", help="多图层文件中的图层 / layer inside a multi-layer file")
 @click.option("--batch", is_flag=True, help="每个要素作为一个候选用地 / one site per feature")
-@click.option("--as-of", "as_of", type=click.DateTime(), help="按此时刻的数据版本检查 / use the data as of this time")
+@click.option("--as-of", "as_of", type=click.DateTime(), help="按此时刻（北京时间）的数据版本检查 / use the data as of this time (Beijing time)")
 @click.option("--rerun", type=int, help="用原数据版本与规则重新运行记录 / re-run a stored check")
 @click.option("--report", "report", type=click.Path(path_type=Path), help="写出报告（.html 或 .pdf）/ write the report (.html or .pdf)")
 @click.option("--survey", "survey_id", type=int, help="以已验收的勘测定界成果为用地范围 / use an accepted survey result as the site")
