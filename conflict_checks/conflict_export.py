@@ -12,8 +12,8 @@ import pyogrio
 from sqlalchemy.orm import Session
 
 from gis_platform.core.errors import InputError
-from gis_platform.core.vocabulary import SLIVER_REASONS
 from gis_platform.core.settings import Settings
+from gis_platform.core.vocabulary import SLIVER_REASONS, label
 
 from .conflict_results import STATUSES, category_name, data_quality, get_run, patches
 from .conflict_results import side_labels as labels_of
@@ -99,7 +99,7 @@ def summary_tables(session: Session, run_id: int) -> dict[str, list[dict[str, An
                   "差异类型代码": c["category"], "差异类型": c["name_zh"], "图斑数": c["count"],
                   "面积(平方米)": round(c["area_m2"], 2), "面积(公顷)": c["area_ha"], "占比": c["share"]}
                  for c in s["by_county"]]
-    slivers = [{"过滤原因": SLIVER_REASONS.get(x["reason"], (x["reason"],))[0],
+    slivers = [{"过滤原因": label(SLIVER_REASONS, x["reason"], "zh"),
                 "图斑数": x["count"], "面积(平方米)": round(x["area_m2"], 2)} for x in s["slivers"]]
     quality = [{"问题": k, "数量": v["count"], "面积(平方米)": round(v["area_m2"], 2)}
                for k, v in s["data_quality"].items()]

@@ -12,7 +12,7 @@ from conflict_checks.bootstrap import prepare_store as open_store
 from gis_platform.cli import Ctx, cell, columns, command
 from gis_platform.core.db import session_scope
 from gis_platform.core.errors import PlatformError
-from gis_platform.core.vocabulary import SLIVER_REASONS
+from gis_platform.core.vocabulary import SLIVER_REASONS, label
 
 
 def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -53,9 +53,9 @@ def _category_text(ctx: Ctx, run: dict[str, Any]) -> str:
         lines.append(f"  {c['category']:<9} {cell(name, width)} {c['count']:>8}  {c['area_m2']:>16,.2f} m²"
                      f"  {c['area_ha']:>12,.4f} ha  {c['share'] * 100:6.2f}%")
     for sl in s["slivers"]:
-        why = SLIVER_REASONS.get(sl["reason"], (sl["reason"],) * 2)
-        lines.append(ctx.t(f"  碎片（{why[0]}）已过滤：{sl['count']} 个，{sl['area_m2']:,.2f} m²",
-                           f"  slivers ({why[1]}) filtered: {sl['count']}, {sl['area_m2']:,.2f} m²"))
+        why = label(SLIVER_REASONS, sl["reason"], ctx.lang)
+        lines.append(ctx.t(f"  碎片（{why}）已过滤：{sl['count']} 个，{sl['area_m2']:,.2f} m²",
+                           f"  slivers ({why}) filtered: {sl['count']}, {sl['area_m2']:,.2f} m²"))
     for k, v in s["data_quality"].items():
         lines.append(ctx.t(f"  数据质量 {k}：{v['count']} 处，{v['area_m2']:,.2f} m²",
                            f"  data quality {k}: {v['count']}, {v['area_m2']:,.2f} m²"))

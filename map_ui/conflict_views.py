@@ -16,7 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from gis_platform.core.vocabulary import SLIVER_REASONS
+from gis_platform.core.vocabulary import SLIVER_REASONS, label
 from map_ui.report import num, pct, when
 from map_ui.views import _common, lang_code
 
@@ -182,7 +182,7 @@ def render_run(run: dict[str, Any], *, mode: str, bounds: list[float] | None, ca
                   "category": c["category"], "name": c.get(name_key) or c["category"], "count": c["count"],
                   "area": num(c["area_m2"]), "ha": num(c["area_ha"], 4), "share": pct(c.get("share")),
                   "colour": colour_of(c["category"])["fill"]} for c in summary.get("by_county") or []]
-    slivers = [{"reason": SLIVER_REASONS.get(s["reason"], (s["reason"],) * 2)[0 if lang == "zh" else 1],
+    slivers = [{"reason": label(SLIVER_REASONS, s["reason"], lang),
                 "count": s["count"], "area": num(s["area_m2"])}
                for s in summary.get("slivers") or []]
     params = run.get("params") or {}

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from gis_platform.core.clock import BEIJING
 from gis_platform.core.vocabulary import CHECK_PARAMS, PARTS, PROJECT_TYPES, SEVERITIES, STATES, VERDICTS
+from gis_platform.core.vocabulary import label as _label
 from map_ui.svg_map import SEVERITY_COLOURS, site_map_svg
 
 _ENV = Environment(
@@ -110,11 +111,6 @@ def when(value: Any) -> str:
     if stamp.tzinfo is not None:
         return stamp.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") + " (UTC+8)"
     return stamp.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _label(table: dict[str, tuple[str, str]], key: Any, lang: str) -> str:
-    pair = table.get(str(key))
-    return (pair[0] if lang == "zh" else pair[1]) if pair else str(key or "—")
 
 
 def _rule(rule: dict[str, Any] | None, lang: str) -> dict[str, Any] | None:

@@ -6,6 +6,14 @@ must not import the analyses) use the same labels.
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def label(table: dict[str, tuple[str, str]], key: Any, lang: str) -> str:
+    """The word for ``key`` in ``lang`` (zh, else English); the key itself when the table lacks it."""
+    pair = table.get(str(key))
+    return (pair[0] if lang == "zh" else pair[1]) if pair else str(key or "—")
+
 PROJECT_TYPES: dict[str, tuple[str, str]] = {
     "ordinary": ("一般建设项目", "ordinary project"),
     "linear_infrastructure": ("线性基础设施", "linear infrastructure"),
